@@ -1,0 +1,1 @@
+"""Server-rendered admin (jinja2 + htmx)."""

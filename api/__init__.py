@@ -1,0 +1,1 @@
+"""Composition root: settings, database, app factory, CLI."""

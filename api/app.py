@@ -1,0 +1,70 @@
+"""The ASGI application: health check, GraphQL endpoint, a landing page."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from api.db import current_revisions, head_revisions
+from api.settings import Settings
+from schema import schema
+
+log = logging.getLogger("retailgis")
+
+LANDING = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>零售客户档案与配送 GIS</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>零售客户档案与配送 GIS</h1>
+<p>服务已启动。客户端应用请使用 <code>POST /graphql</code>（Bearer 令牌）。</p>
+<p>健康检查：<a href="/healthz">/healthz</a></p>
+</body></html>"""
+
+
+def _revs(revs: set[str]) -> str:
+    return ",".join(sorted(revs)) or "none"
+
+
+def _health(engine: Engine) -> tuple[int, dict[str, str]]:
+    try:
+        current = current_revisions(engine)
+    except SQLAlchemyError as exc:
+        log.warning("healthz: database unavailable: %s", type(exc).__name__)
+        return 503, {"status": "unavailable", "database": "unreachable"}
+    head = head_revisions()
+    if current != head:
+        return 503, {
+            "status": "unavailable",
+            "database": "ok",
+            "migrations": f"at {_revs(current)}, head is {_revs(head)}",
+        }
+    return 200, {"status": "ok", "database": "ok", "migrations": "head"}
+
+
+def create_app(settings: Settings, engine: Engine) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        status, body = await run_in_threadpool(_health, engine)
+        return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+    async def home(request: Request) -> Response:
+        return HTMLResponse(LANDING)
+
+    graphql = GraphQL(schema, graphql_ide=None if settings.is_production else "graphiql")
+    app = Starlette(
+        debug=False,
+        routes=[
+            Route("/", home),
+            Route("/healthz", healthz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    return app

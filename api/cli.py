@@ -1,0 +1,207 @@
+"""The ``retailgis`` command line."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy.orm import Session
+
+from api.db import (
+    database_url,
+    embedded_cluster,
+    make_engine,
+    make_sessionmaker,
+    migrate,
+    unit_of_work,
+)
+from api.settings import Settings, SettingsError
+from domain.catalogue.sync import sync_catalogue
+from domain.errors import DomainError
+from domain.users import create_token, create_user, list_users
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(database_url(settings))
+    try:
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            yield session
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        engine.dispose()
+
+
+@click.group()
+def main() -> None:
+    """零售客户档案、配送线路与审批 (retailgis)."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default RETAILGIS_HOST or 127.0.0.1)")
+@click.option("--port", type=int, default=None, help="Port (default RETAILGIS_PORT or 8000)")
+@click.option("--no-demo", is_flag=True, help="Do not load the demo city into an empty database")
+def serve(host: str | None, port: int | None, no_demo: bool) -> None:
+    """Start the database if embedded, migrate, load the demo city if empty, and serve."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.runtime import prepare_database
+
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    url = prepare_database(settings, _say, demo=not no_demo)
+    app = create_app(settings, make_engine(url))
+    host, port = host or settings.host, port or settings.port
+    _say(f"服务地址 http://{host}:{port}  （健康检查 /healthz，GraphQL /graphql）")
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level)
+
+
+@main.group()
+def db() -> None:
+    """The embedded PostgreSQL + PostGIS cluster."""
+
+
+def _embedded():  # type: ignore[no-untyped-def]
+    settings = _settings()
+    if settings.database_url:
+        raise click.ClickException("已设置 DATABASE_URL：使用外部数据库，不管理内置集群。")
+    return embedded_cluster(settings)
+
+
+@db.command("start")
+def db_start() -> None:
+    cluster = _embedded()
+    cluster.start()
+    _say(f"内置数据库已启动：{cluster.config.data_dir}（端口 {cluster.config.port}）")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    _embedded().stop()
+    _say("内置数据库已停止。")
+
+
+@db.command("status")
+def db_status() -> None:
+    st = _embedded().status()
+    state = "运行中" if st.running else ("已停止" if st.initialised else "未初始化")
+    click.echo(f"{state}  data_dir={st.data_dir} port={st.port} pid={st.pid or '-'}")
+    if not st.running:
+        sys.exit(3)
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the connection URL (DATABASE_URL, or the embedded cluster's)."""
+    settings = _settings()
+    if settings.database_url:
+        click.echo(settings.database_url)
+    else:
+        click.echo(_embedded().url())
+
+
+@main.command("migrate")
+def migrate_cmd() -> None:
+    """Migrate the database to head and sync the field catalogue."""
+    url = database_url(_settings())
+    migrate(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        n = sync_catalogue(conn)
+    engine.dispose()
+    _say(f"数据库已迁移到最新版本；字段目录 {n} 项已同步。")
+
+
+@main.command()
+@click.option("--shops", type=click.IntRange(100, 200_000), default=None, help="Number of shops")
+@click.option("--seed", type=int, default=None, help="Random seed (same seed, same city)")
+def demo(shops: int | None, seed: int | None) -> None:
+    """Replace all data with a freshly generated demo city."""
+    from api.runtime import load_demo_city, print_credentials, save_credentials
+
+    settings = _settings()
+    url = database_url(settings)
+    migrate(url)
+    summary = load_demo_city(
+        url,
+        shops=shops or settings.demo_shops,
+        seed=settings.demo_seed if seed is None else seed,
+        say=_say,
+    )
+    print_credentials(summary, click.echo)
+    _say(f"账号清单已保存到 {save_credentials(summary, settings)}")
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True, help="Display name (Chinese)")
+@click.option("--role", required=True)
+@click.option(
+    "--scope", "scope_code", required=True, help="Org unit code (city, county or market area)"
+)
+@click.option("--password", default=None, help="Prompted when omitted")
+def users_create(
+    username: str, display_name: str, role: str, scope_code: str, password: str | None
+) -> None:
+    if password is None:
+        password = getpass.getpass("密码: ")
+    with _session(_settings()) as session:
+        create_user(
+            session,
+            username=username,
+            display_name=display_name,
+            role=role,
+            scope_code=scope_code,
+            password=password,
+        )
+    _say(f"用户 {username} 已创建。")
+
+
+@users.command("list")
+def users_list() -> None:
+    with _session(_settings()) as session:
+        for u in list_users(session):
+            flag = "" if u.is_active else "  (停用)"
+            scope = f"{u.scope_name} [{u.scope_code}]"
+            click.echo(f"{u.username:<16} {u.role:<18} {scope}  {u.display_name}{flag}")
+
+
+@main.group()
+def tokens() -> None:
+    """Bearer tokens for client apps."""
+
+
+@tokens.command("create")
+@click.option("--user", "username", required=True)
+@click.option("--days", type=int, default=90, show_default=True)
+@click.option("--name", default="app", show_default=True)
+def tokens_create(username: str, days: int, name: str) -> None:
+    """Print a new bearer token on the last line (shown only once)."""
+    with _session(_settings()) as session:
+        secret = create_token(session, username=username, days=days, name=name)
+    _say(f"已为 {username} 创建令牌，有效期 {days} 天。请妥善保存，此令牌只显示一次：")
+    click.echo(secret)

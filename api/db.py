@@ -1,0 +1,97 @@
+"""Engine, sessions and the unit of work; migrations to head; health of the schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.pgcluster import ClusterConfig, EmbeddedCluster
+from api.settings import PROJECT_ROOT, Settings
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+def make_engine(url: str, **kwargs: object) -> Engine:
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)  # type: ignore[arg-type]
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """Open a session, commit on success, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def head_revisions() -> set[str]:
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    return set(script.get_heads())
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """True when the database answers and its migrations are at head."""
+    return current_revisions(engine) == head_revisions()
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def migrations_path() -> Path:
+    return MIGRATIONS_DIR
+
+
+def embedded_cluster(settings: Settings) -> EmbeddedCluster:
+    return EmbeddedCluster(
+        ClusterConfig(data_dir=settings.pg_dir, port=settings.pg_port, os_user=settings.pg_os_user)
+    )
+
+
+def database_url(settings: Settings, *, start: bool = True) -> str:
+    """The URL to use: DATABASE_URL, or the embedded cluster's (started when asked)."""
+    if settings.database_url:
+        return settings.database_url
+    cluster = embedded_cluster(settings)
+    if start:
+        cluster.start()
+    return cluster.url()

@@ -1,0 +1,69 @@
+"""Bring the database up: embedded cluster (unless DATABASE_URL), migrations, catalogue,
+and the demo city on an empty database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from api.db import database_url, make_engine, make_sessionmaker, migrate, unit_of_work
+from api.settings import Settings
+from domain.catalogue.sync import sync_catalogue
+from domain.demo import DemoSummary, database_is_empty, load_demo
+
+Say = Callable[[str], None]
+
+
+def prepare_database(settings: Settings, say: Say = print, *, demo: bool = True) -> str:
+    """Start (if embedded), migrate to head, sync the catalogue, load the demo if empty."""
+    url = database_url(settings)
+    say("数据库迁移到最新版本 (alembic upgrade head)…")
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            sync_catalogue(conn)
+            empty = database_is_empty(conn)
+        if demo and empty:
+            say(f"数据库为空，生成示例城市（{settings.demo_shops} 家零售户）…")
+            summary = load_demo_city(
+                url, shops=settings.demo_shops, seed=settings.demo_seed, say=say
+            )
+            print_credentials(summary, say)
+            say(f"账号清单已保存到 {save_credentials(summary, settings)}")
+    finally:
+        engine.dispose()
+    return url
+
+
+def load_demo_city(url: str, *, shops: int, seed: int, say: Say = print) -> DemoSummary:
+    engine = make_engine(url)
+    try:
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            conn = session.connection()
+            summary = load_demo(conn, shops=shops, seed=seed, progress=say)
+            sync_catalogue(conn)
+        return summary
+    finally:
+        engine.dispose()
+
+
+def print_credentials(summary: DemoSummary, say: Say = print) -> None:
+    say(
+        f"示例城市已载入：{summary.shops} 家零售户，{summary.routes} 条送货线路，"
+        f"{summary.users} 个用户，{summary.purchase_records} 条进货记录，{summary.tickets} 张工单。"
+    )
+    say(f"示例账号（共用演示密码：{summary.password}）：")
+    for c in summary.credentials:
+        say(f"  {c.username:<16} {c.role:<18} {c.scope}  {c.display_name}")
+
+
+def save_credentials(summary: DemoSummary, settings: Settings) -> str:
+    """Keep the demo accounts in a private file so the printed password is not lost."""
+    path = settings.data_dir / "demo-credentials.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"# 示例账号，共用演示密码: {summary.password}"]
+    lines += [f"{c.username}\t{c.role}\t{c.scope}\t{c.display_name}" for c in summary.credentials]
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)

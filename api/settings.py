@@ -1,0 +1,68 @@
+"""One Settings object, built once at start from the environment and passed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A configuration value is invalid; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    # An external PostgreSQL server; when empty the embedded cluster is used.
+    database_url: str | None = None
+    data_dir: Path = PROJECT_ROOT / ".data"
+    pg_dir: Path = PROJECT_ROOT / ".data" / "pg"
+    pg_port: int = 54329
+    pg_os_user: str = "postgres"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    app_env: str = "development"
+    demo_shops: int = 5000
+    demo_seed: int = 42
+    tile_url: str = "https://webrd0{s}.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}"
+    log_level: str = "info"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("RETAILGIS_DATA_DIR") or PROJECT_ROOT / ".data").resolve()
+        app_env = env.get("APP_ENV", "development")
+        if app_env not in ("development", "test", "production"):
+            raise SettingsError(f"APP_ENV must be development, test or production, not {app_env!r}")
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=data_dir,
+            pg_dir=Path(env.get("RETAILGIS_PG_DIR") or data_dir / "pg").resolve(),
+            pg_port=_int(env, "RETAILGIS_PG_PORT", 54329),
+            pg_os_user=env.get("RETAILGIS_PG_OS_USER", "postgres"),
+            host=env.get("RETAILGIS_HOST", "127.0.0.1"),
+            port=_int(env, "RETAILGIS_PORT", 8000),
+            app_env=app_env,
+            demo_shops=_int(env, "RETAILGIS_DEMO_SHOPS", 5000),
+            demo_seed=_int(env, "RETAILGIS_DEMO_SEED", 42),
+            tile_url=env.get("RETAILGIS_TILE_URL", cls.tile_url),
+            log_level=env.get("RETAILGIS_LOG_LEVEL", "info"),
+        )

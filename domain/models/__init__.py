@@ -1,0 +1,29 @@
+"""SQLAlchemy models. Import from here so every table is registered on ``Base.metadata``."""
+
+from domain.models.base import Base
+from domain.models.catalogue import FieldDefinition
+from domain.models.customers import Customer, PurchaseRecord
+from domain.models.org import ApiToken, Department, OrgUnit, User
+from domain.models.places import Depot, Region, ServiceArea
+from domain.models.routes import DeliveryRoute, Vehicle
+from domain.models.tickets import LedgerEntry, Ticket, TicketChange, TicketStep
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Customer",
+    "DeliveryRoute",
+    "Department",
+    "Depot",
+    "FieldDefinition",
+    "LedgerEntry",
+    "OrgUnit",
+    "PurchaseRecord",
+    "Region",
+    "ServiceArea",
+    "Ticket",
+    "TicketChange",
+    "TicketStep",
+    "User",
+    "Vehicle",
+]

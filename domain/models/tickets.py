@@ -1,0 +1,129 @@
+"""Tickets (工单), their steps and proposed changes, and the modification ledger (台帐).
+
+The workflow behaviour comes with the tickets issue; the tables start here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.models.base import Base, pg_enum, utcnow_column
+
+TICKET_TYPES = (
+    "onboarding",
+    "change_city",
+    "change_county",
+    "phone_change",
+    "location_change",
+    "route_change",
+    "bulk_change",
+    "emergency_change",
+    "credit_rating",
+    "classification_recompute",
+)
+TICKET_STATUSES = ("open", "returned", "approved", "applied", "rejected", "withdrawn", "stale")
+STEP_STATUSES = ("waiting", "active", "done", "skipped")
+STEP_DECISIONS = ("approve", "reject", "return", "withdraw")
+LIMIT_UNITS = ("working_day", "half_hour")
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_status_type", "status", "type"),
+        Index("ix_tickets_customer_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(pg_enum("ticket_type", *TICKET_TYPES))
+    status: Mapped[str] = mapped_column(
+        pg_enum("ticket_status", *TICKET_STATUSES), server_default="open"
+    )
+    title: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    maker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # The customer's version the proposal was built on; a newer record makes it stale.
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[dt.datetime] = utcnow_column()
+    updated_at: Mapped[dt.datetime] = utcnow_column()
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TicketStep(Base):
+    __tablename__ = "ticket_steps"
+    __table_args__ = (
+        CheckConstraint("limit_value > 0", name="limit_positive"),
+        Index("ix_ticket_steps_ticket_id_position", "ticket_id", "position", unique=True),
+        Index("ix_ticket_steps_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(Text)
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(
+        pg_enum("step_status", *STEP_STATUSES), server_default="waiting"
+    )
+    limit_value: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    limit_unit: Mapped[str] = mapped_column(pg_enum("limit_unit", *LIMIT_UNITS))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str | None] = mapped_column(pg_enum("step_decision", *STEP_DECISIONS))
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class TicketChange(Base):
+    """One proposed field change of a ticket (field, old value, new value)."""
+
+    __tablename__ = "ticket_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    field_key: Mapped[str] = mapped_column(Text)
+    old_value: Mapped[Any] = mapped_column(JSONB)
+    new_value: Mapped[Any] = mapped_column(JSONB)
+
+
+class LedgerEntry(Base):
+    """The modification ledger (客户信息修改台帐): append-only, one row per field change."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_customer_id_at", "customer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = utcnow_column()
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    field_key: Mapped[str] = mapped_column(Text)
+    old_value: Mapped[Any] = mapped_column(JSONB)
+    new_value: Mapped[Any] = mapped_column(JSONB)

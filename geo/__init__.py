@@ -1,0 +1,1 @@
+"""Pure GIS helpers: coordinate systems, shapes, PostGIS SQL helpers, routing engines."""

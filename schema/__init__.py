@@ -1,0 +1,5 @@
+"""The GraphQL contract (strawberry)."""
+
+from schema.root import schema
+
+__all__ = ["schema"]
