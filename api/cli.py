@@ -19,6 +19,7 @@ from api.db import (
     migrate,
     unit_of_work,
 )
+from api.pgcluster import EmbeddedCluster
 from api.settings import Settings, SettingsError
 from domain.catalogue.sync import sync_catalogue
 from domain.errors import DomainError
@@ -80,7 +81,7 @@ def db() -> None:
     """The embedded PostgreSQL + PostGIS cluster."""
 
 
-def _embedded():  # type: ignore[no-untyped-def]
+def _embedded() -> EmbeddedCluster:
     settings = _settings()
     if settings.database_url:
         raise click.ClickException("已设置 DATABASE_URL：使用外部数据库，不管理内置集群。")

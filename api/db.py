@@ -21,7 +21,7 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)  # type: ignore[arg-type]
+    return create_engine(url, **kwargs)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

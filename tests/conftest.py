@@ -4,13 +4,9 @@ and per-test isolation (an outer transaction rolled back, or a fresh copy of the
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine
@@ -19,21 +15,9 @@ from sqlalchemy.pool import NullPool
 
 from api.db import migrate
 from api.pgcluster import ClusterConfig, EmbeddedCluster
+from tests.support import free_port, traversable_tmpdir
 
 TEMPLATE_DB = "retailgis_template"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def traversable_tmpdir(prefix: str) -> Path:
-    """A temp dir the cluster's unprivileged OS user can reach (pytest's tmp_path is 0700)."""
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("RETAILGIS_TEST_TMP", "/tmp")))
-    path.chmod(0o755)
-    return path
 
 
 @pytest.fixture(scope="session")
