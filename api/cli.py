@@ -70,6 +70,7 @@ def serve(host: str | None, port: int | None, no_demo: bool) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     url = prepare_database(settings, _say, demo=not no_demo)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # /healthz reads the revision
     app = create_app(settings, make_engine(url))
     host, port = host or settings.host, port or settings.port
     _say(f"服务地址 http://{host}:{port}  （健康检查 /healthz，GraphQL /graphql）")
