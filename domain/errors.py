@@ -1,6 +1,34 @@
-"""Expected failures: a code, a human message (Chinese for users) and the field at fault."""
+"""Expected failures: a code, a human message (Chinese for users) and the field at fault.
+
+The codes are part of the API contract (mirrored in GraphQL's UserError.code).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+NOT_FOUND = "NOT_FOUND"
+FORBIDDEN = "FORBIDDEN"
+INVALID = "INVALID"
+DUPLICATE = "DUPLICATE"
+STALE_VERSION = "STALE_VERSION"
+UNKNOWN_FIELD = "UNKNOWN_FIELD"
+READ_ONLY_FIELD = "READ_ONLY_FIELD"
+REQUIRED = "REQUIRED"
+INVALID_TYPE = "INVALID_TYPE"
+INVALID_FORMAT = "INVALID_FORMAT"
+NOT_ALLOWED_VALUE = "NOT_ALLOWED_VALUE"
+OUT_OF_RANGE = "OUT_OF_RANGE"
+INCONSISTENT = "INCONSISTENT"
+OUTSIDE_SERVICE_AREA = "OUTSIDE_SERVICE_AREA"
+NO_CHANGE = "NO_CHANGE"
+CALENDAR_NOT_COVERED = "CALENDAR_NOT_COVERED"
+
+ERROR_CODES: tuple[str, ...] = (
+    NOT_FOUND, FORBIDDEN, INVALID, DUPLICATE, STALE_VERSION, UNKNOWN_FIELD, READ_ONLY_FIELD,
+    REQUIRED, INVALID_TYPE, INVALID_FORMAT, NOT_ALLOWED_VALUE, OUT_OF_RANGE, INCONSISTENT,
+    OUTSIDE_SERVICE_AREA, NO_CHANGE, CALENDAR_NOT_COVERED,
+)  # fmt: skip
 
 
 class DomainError(Exception):
@@ -14,6 +42,9 @@ class DomainError(Exception):
         return f"{self.code}: {self.message}" + (f" ({self.field})" if self.field else "")
 
 
-NOT_FOUND = "NOT_FOUND"
-INVALID = "INVALID"
-DUPLICATE = "DUPLICATE"
+class ValidationFailed(DomainError):
+    """One or more field errors; nothing was changed."""
+
+    def __init__(self, errors: Sequence[DomainError]) -> None:
+        super().__init__(INVALID, "；".join(e.message for e in errors) or "输入无效")
+        self.errors = tuple(errors)

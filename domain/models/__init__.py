@@ -6,7 +6,13 @@ from domain.models.customers import Customer, PurchaseRecord
 from domain.models.org import ApiToken, Department, OrgUnit, User
 from domain.models.places import Depot, Region, ServiceArea
 from domain.models.routes import DeliveryRoute, Vehicle
-from domain.models.tickets import LedgerEntry, Ticket, TicketChange, TicketStep
+from domain.models.tickets import (
+    LedgerEntry,
+    PersonalDataReveal,
+    Ticket,
+    TicketChange,
+    TicketStep,
+)
 
 __all__ = [
     "ApiToken",
@@ -18,6 +24,7 @@ __all__ = [
     "FieldDefinition",
     "LedgerEntry",
     "OrgUnit",
+    "PersonalDataReveal",
     "PurchaseRecord",
     "Region",
     "ServiceArea",

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -51,6 +52,8 @@ class Customer(Base):
             name="route_has_sequence",
         ),
         CheckConstraint("version > 0", name="version_positive"),
+        CheckConstraint("merged_into_id IS NULL OR status = 'closed'", name="merged_is_closed"),
+        CheckConstraint("merged_into_id <> id", name="not_merged_into_self"),
         UniqueConstraint(
             "delivery_route_id",
             "delivery_sequence",
@@ -72,6 +75,9 @@ class Customer(Base):
     version: Mapped[int] = mapped_column(Integer, server_default="1")
     created_at: Mapped[dt.datetime] = utcnow_column()
     updated_at: Mapped[dt.datetime] = utcnow_column()
+    # Archive lifecycle: a closed shop keeps its record; a duplicate points at its survivor.
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
     # identity 识别信息
     customer_code: Mapped[str] = mapped_column(Text, unique=True)

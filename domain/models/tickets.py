@@ -43,6 +43,8 @@ TICKET_STATUSES = ("open", "returned", "approved", "applied", "rejected", "withd
 STEP_STATUSES = ("waiting", "active", "done", "skipped")
 STEP_DECISIONS = ("approve", "reject", "return", "withdraw")
 LIMIT_UNITS = ("working_day", "half_hour")
+# Where a ledger row came from: a direct edit, an applied ticket, a system recompute, ...
+LEDGER_SOURCES = ("edit", "ticket", "classification", "close", "merge", "import", "system")
 
 
 class Ticket(Base):
@@ -113,7 +115,10 @@ class TicketChange(Base):
 
 
 class LedgerEntry(Base):
-    """The modification ledger (客户信息修改台帐): append-only, one row per field change."""
+    """The modification ledger (客户信息修改台帐): one row per field change.
+
+    Append-only: a trigger in the database refuses UPDATE and DELETE (migration 0002).
+    """
 
     __tablename__ = "ledger_entries"
     __table_args__ = (Index("ix_ledger_entries_customer_id_at", "customer_id", "at"),)
@@ -123,7 +128,24 @@ class LedgerEntry(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    source: Mapped[str] = mapped_column(pg_enum("ledger_source", *LEDGER_SOURCES))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     field_key: Mapped[str] = mapped_column(Text)
-    old_value: Mapped[Any] = mapped_column(JSONB)
-    new_value: Mapped[Any] = mapped_column(JSONB)
+    # JSON of the value (see domain.values); personal fields hold {masked, fp, enc} instead.
+    old_value: Mapped[Any] = mapped_column(JSONB(none_as_null=True), nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSONB(none_as_null=True), nullable=True)
+
+
+class PersonalDataReveal(Base):
+    """Every reveal of an unmasked personal value by a role holding the grant."""
+
+    __tablename__ = "personal_data_reveals"
+    __table_args__ = (Index("ix_personal_data_reveals_customer_id_at", "customer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = utcnow_column()
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    field_key: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
