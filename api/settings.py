@@ -24,6 +24,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _secret(env: Mapping[str, str]) -> str:
+    raw = env.get("RETAILGIS_SECRET_KEY", "")
+    if raw and len(raw) < 32:
+        raise SettingsError("RETAILGIS_SECRET_KEY must be at least 32 characters")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     # An external PostgreSQL server; when empty the embedded cluster is used.
@@ -39,6 +46,8 @@ class Settings:
     demo_seed: int = 42
     tile_url: str = "https://webrd0{s}.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}"
     log_level: str = "info"
+    # Encrypts personal values in the ledger; empty: generated into <data dir>/secret.key.
+    secret_key: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -65,4 +74,5 @@ class Settings:
             demo_seed=_int(env, "RETAILGIS_DEMO_SEED", 42),
             tile_url=env.get("RETAILGIS_TILE_URL", cls.tile_url),
             log_level=env.get("RETAILGIS_LOG_LEVEL", "info"),
+            secret_key=_secret(env),
         )

@@ -54,6 +54,8 @@ def from_json(spec: FieldSpec, value: JSON) -> Any:
         return geojson_to_element(value)
     if kind == "date":
         return dt.date.fromisoformat(value)
+    if kind == "datetime":
+        return dt.datetime.fromisoformat(value)
     if kind == "decimal":
         return Decimal(str(value))
     return value

@@ -1,0 +1,1 @@
+"""Customer archive services: update within rights, proposals, lifecycle, presentation."""

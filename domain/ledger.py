@@ -1,0 +1,144 @@
+"""The modification ledger (客户信息修改台帐): writing entries, a customer's history, and
+the record as of any past moment.
+
+Values are stored in their JSON form (domain.values); personal fields as a vault envelope
+(masked form, keyed fingerprint, ciphertext), never in clear. Besides the catalogue
+fields the ledger tracks two lifecycle columns, ``closed_at`` and ``merged_into``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.catalogue import FieldSpec, catalogue
+from domain.models import Customer, LedgerEntry, User
+from domain.values import to_json
+from domain.vault import Vault, shown
+
+
+def _system_spec(key: str, column: str, type_: str, label: str) -> FieldSpec:
+    return FieldSpec(
+        key=key, label_zh=label, group="system", national=False, maintenance="auto",
+        owner="system", approval=None, type=type_, column=column, choices=(),
+        personal=False, notes="", position=1000,
+    )  # fmt: skip
+
+
+SYSTEM_FIELDS: dict[str, FieldSpec] = {
+    "closed_at": _system_spec("closed_at", "closed_at", "datetime", "歇业时间"),
+    "merged_into": _system_spec("merged_into", "merged_into_id", "ref:customer", "合并至客户"),
+}
+
+
+def tracked_fields() -> dict[str, FieldSpec]:
+    """Every field the ledger records: the catalogue plus the lifecycle columns."""
+    return {**{s.key: s for s in catalogue()}, **SYSTEM_FIELDS}
+
+
+def stored_form(spec: FieldSpec, value: Any, vault: Vault) -> Any:
+    """The JSON stored in the ledger or a ticket for a field value (sealed when personal)."""
+    json_value = to_json(spec, value)
+    return vault.seal(spec.type, json_value) if spec.personal else json_value
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field change in stored form (old and new as kept in the ledger)."""
+
+    key: str
+    old: Any
+    new: Any
+
+
+def write_entries(
+    session: Session,
+    *,
+    customer_id: int,
+    changes: Iterable[Change],
+    actor_id: int | None,
+    request_id: uuid.UUID | None,
+    source: str,
+    at: dt.datetime,
+    ticket_id: int | None = None,
+) -> None:
+    session.add_all(
+        LedgerEntry(
+            customer_id=customer_id, actor_id=actor_id, request_id=request_id, ticket_id=ticket_id,
+            source=source, field_key=c.key, old_value=c.old, new_value=c.new, at=at,
+        )
+        for c in changes
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    at: dt.datetime
+    actor: str | None
+    source: str
+    ticket_id: int | None
+    field_key: str
+    label_zh: str
+    old: Any  # masked for personal fields
+    new: Any
+
+
+def history(session: Session, customer_id: int, *, limit: int = 200) -> list[HistoryEntry]:
+    """Newest first; personal values appear only in masked form."""
+    fields = tracked_fields()
+    rows = session.execute(
+        select(LedgerEntry, User.display_name)
+        .outerjoin(User, LedgerEntry.actor_id == User.id)
+        .where(LedgerEntry.customer_id == customer_id)
+        .order_by(LedgerEntry.id.desc())
+        .limit(limit)
+    )
+    return [
+        HistoryEntry(
+            id=e.id, at=e.at, actor=name, source=e.source, ticket_id=e.ticket_id,
+            field_key=e.field_key,
+            label_zh=fields[e.field_key].label_zh if e.field_key in fields else e.field_key,
+            old=shown(e.old_value), new=shown(e.new_value),
+        )
+        for e, name in rows
+    ]  # fmt: skip
+
+
+def current_record(customer: Customer) -> dict[str, Any]:
+    """The record's tracked fields in JSON form, in clear."""
+    return {k: to_json(s, getattr(customer, s.column)) for k, s in tracked_fields().items()}
+
+
+def record_as_of(
+    session: Session, customer: Customer, at: dt.datetime, vault: Vault
+) -> dict[str, Any]:
+    """The record as it stood at ``at``: the current record with every later change undone.
+
+    In clear: callers present it through the masking of the caller's role.
+    """
+    record = current_record(customer)
+    later = session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.customer_id == customer.id, LedgerEntry.at > at)
+        .order_by(LedgerEntry.id.desc())
+    )
+    for entry in later:
+        record[entry.field_key] = vault.open(entry.old_value)
+    return record
+
+
+def replay(
+    initial: Mapping[str, Any], entries: Iterable[LedgerEntry], vault: Vault
+) -> dict[str, Any]:
+    """Apply ledger entries (oldest first) to an initial record in JSON form."""
+    record = dict(initial)
+    for entry in entries:
+        record[entry.field_key] = vault.open(entry.new_value)
+    return record

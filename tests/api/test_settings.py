@@ -1,0 +1,47 @@
+"""Settings come from the environment once; bad values are refused with the variable named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from api.secrets import load_secret, make_vault
+from api.settings import Settings, SettingsError
+
+
+def test_defaults_and_overrides(tmp_path: Path) -> None:
+    s = Settings.from_env({"RETAILGIS_DATA_DIR": str(tmp_path), "RETAILGIS_PG_PORT": "6000"})
+    assert (s.data_dir, s.pg_dir, s.pg_port, s.port, s.database_url) == (
+        tmp_path,
+        tmp_path / "pg",
+        6000,
+        8000,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RETAILGIS_PORT": "eighty"}, "RETAILGIS_PORT must be an integer"),
+        ({"APP_ENV": "prod"}, "APP_ENV must be development, test or production"),
+        ({"RETAILGIS_SECRET_KEY": "short"}, "RETAILGIS_SECRET_KEY must be at least 32"),
+    ],
+)
+def test_bad_values_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
+
+
+def test_secret_is_generated_once_and_private(tmp_path: Path) -> None:
+    s = Settings.from_env({"RETAILGIS_DATA_DIR": str(tmp_path)})
+    first = load_secret(s)
+    assert load_secret(s) == first and len(first) >= 32
+    assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
+    sealed = make_vault(s).seal("phone", "13800001111")
+    assert make_vault(s).open(sealed) == "13800001111"
+    configured = Settings.from_env(
+        {"RETAILGIS_SECRET_KEY": "x" * 40, "RETAILGIS_DATA_DIR": str(tmp_path)}
+    )
+    assert load_secret(configured) == b"x" * 40
