@@ -31,6 +31,10 @@ def mask_address(value: str) -> str:
     return f"{m.group(1)}****" if m else "****"
 
 
+def _mask_all(value: str) -> str:
+    return "****"
+
+
 # By the catalogue's storage type; personal free text (e.g. home address) keeps its district.
 _MASKERS: dict[str, Callable[[str], str]] = {
     "phone": mask_phone,
@@ -44,4 +48,5 @@ def mask(field_type: str, value: object) -> str | None:
     """Masked form of a personal value of a field with this catalogue type (None stays None)."""
     if value is None:
         return None
-    return _MASKERS.get(field_type, lambda _v: "****")(str(value))
+    masker = _MASKERS.get(field_type, _mask_all)
+    return masker(str(value))

@@ -81,13 +81,13 @@ def merge_customers(
         if spec.maintenance == "auto" or key == "customer_code" or key == "licence_no":
             raise DomainError(INVALID, f"{spec.label_zh}不能从重复档案带入", key)
     carried = {k: getattr(duplicate, field(k).column) for k in take}
-    common = {"actor_id": principal.user_id, "request_id": principal.request_id, "vault": vault}
-    duplicate_changes = apply_values(
-        session,
-        duplicate,
-        {"status": "closed", "merged_into": survivor.id},
-        source="merge",
-        **common,
-    )
-    survivor_changes = apply_values(session, survivor, carried, source="merge", **common)
+
+    def apply(customer: Customer, values: dict[str, object]) -> list[Change]:
+        return apply_values(
+            session, customer, values, actor_id=principal.user_id,
+            request_id=principal.request_id, source="merge", vault=vault,
+        )  # fmt: skip
+
+    duplicate_changes = apply(duplicate, {"status": "closed", "merged_into": survivor.id})
+    survivor_changes = apply(survivor, carried)
     return MergeResult(survivor, duplicate, tuple(survivor_changes), tuple(duplicate_changes))
