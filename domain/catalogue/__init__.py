@@ -1,7 +1,8 @@
 """The field catalogue of the retail customer record, held as data (``fields.csv``).
 
 A province changes the file and the behaviour follows: storage type, allowed values,
-owner department and approval rule are read from here, never from per-field code.
+owner department, approval rule and validation rules (the ``rules`` column, see
+``domain.catalogue.validate``) are read from here, never from per-field code.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import csv
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from domain.catalogue.rules import Rule, check_cross_field_rules, check_field_rules, parse_rules
 
 CATALOGUE_FILE = Path(__file__).with_name("fields.csv")
 
@@ -50,10 +53,18 @@ class FieldSpec:
     personal: bool
     notes: str
     position: int
+    rules: tuple[Rule, ...] = ()
 
     @property
     def choice_codes(self) -> tuple[str, ...]:
         return tuple(c.code for c in self.choices)
+
+    def rule(self, name: str) -> Rule | None:
+        """The field's rule of that name, if it has one."""
+        return next((r for r in self.rules if r.name == name), None)
+
+    def has_rule(self, name: str) -> bool:
+        return self.rule(name) is not None
 
 
 def _parse_choices(raw: str) -> tuple[Choice, ...]:
@@ -73,8 +84,8 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> tuple[FieldSpec, ...]:
         for pos, row in enumerate(csv.DictReader(fh), start=1):
             if row["group"] not in GROUPS or row["maintenance"] not in MAINTENANCE:
                 raise ValueError(f"{path.name}:{pos + 1}: unknown group or maintenance class")
-            specs.append(
-                FieldSpec(
+            try:
+                spec = FieldSpec(
                     key=row["key"],
                     label_zh=row["label_zh"],
                     group=row["group"],
@@ -88,8 +99,16 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> tuple[FieldSpec, ...]:
                     personal=row["personal"].strip() == "*",
                     notes=row["notes"],
                     position=pos,
+                    rules=parse_rules(row.get("rules") or ""),
                 )
-            )
+                check_field_rules(spec)
+            except ValueError as exc:
+                raise ValueError(f"{path.name}:{pos + 1}: {exc}") from exc
+            specs.append(spec)
+    try:
+        check_cross_field_rules(specs)
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: {exc}") from exc
     return tuple(specs)
 
 
