@@ -7,7 +7,9 @@ from domain.models.org import ApiToken, Department, OrgUnit, User
 from domain.models.places import Depot, Region, ServiceArea
 from domain.models.routes import DeliveryRoute, Vehicle
 from domain.models.tickets import (
+    Duty,
     LedgerEntry,
+    Notification,
     PersonalDataReveal,
     Ticket,
     TicketChange,
@@ -21,8 +23,10 @@ __all__ = [
     "DeliveryRoute",
     "Department",
     "Depot",
+    "Duty",
     "FieldDefinition",
     "LedgerEntry",
+    "Notification",
     "OrgUnit",
     "PersonalDataReveal",
     "PurchaseRecord",
