@@ -1,0 +1,1 @@
+"""Tickets (工单): types as data, opening, decisions that apply exactly once, queues."""
