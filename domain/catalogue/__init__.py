@@ -105,10 +105,11 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> tuple[FieldSpec, ...]:
             except ValueError as exc:
                 raise ValueError(f"{path.name}:{pos + 1}: {exc}") from exc
             specs.append(spec)
-    try:
-        check_cross_field_rules(specs)
-    except ValueError as exc:
-        raise ValueError(f"{path.name}: {exc}") from exc
+    for spec in specs:
+        try:
+            check_cross_field_rules(spec, specs)
+        except ValueError as exc:
+            raise ValueError(f"{path.name}:{spec.position + 1}: {exc}") from exc
     return tuple(specs)
 
 

@@ -11,6 +11,10 @@ rule                 applies to                  meaning (error code)
 ===================  ==========================  ===============================================
 ``required``         every type                  may not be empty or cleared; a new record must
                                                  give it unless it has a ``default`` (REQUIRED)
+``required_when:``   every type (not with        as ``required``, but only while field KEY holds
+``KEY=V[|V...]``     ``required``)               one of the values V: KEY an enum (V its codes),
+                                                 bool (``true``/``false``) or integer field;
+                                                 read on the record as it would be (REQUIRED)
 ``default:V``        not point/json/ref          a new record that omits the field gets ``V``
                                                  (an enum code, a number, a date, ...)
 ``unique``           not point/json              no other record, open or closed, holds the
@@ -46,7 +50,10 @@ A wrong JSON type is INVALID_TYPE, a wrong form INVALID_FORMAT.
 
 Rules that read other records (unique, references, service area) and the cross-field rules
 apply only to values that change, so a record with a legacy value can still be edited; the
-format and pure rules apply to every value given.
+format and pure rules apply to every value given. ``required_when`` is checked on the record
+as it would be (stored values overlaid with the changes) when it is new, when the field is
+given, or when KEY changes: switching KEY to such a value needs the field (given or stored),
+and clearing the field while KEY holds one is refused; the error sits on the field.
 """
 
 from __future__ import annotations
@@ -65,7 +72,13 @@ from domain.catalogue.checks import (
     taken,
 )
 from domain.catalogue.normalise import normalise_value
-from domain.catalogue.rules import CLOSED_STATUS, CROSS_FIELD_RULES, STATUS_KEY
+from domain.catalogue.rules import (
+    CLOSED_STATUS,
+    CROSS_FIELD_RULES,
+    STATUS_KEY,
+    Stored,
+    required_condition,
+)
 from domain.errors import (
     DUPLICATE,
     INCONSISTENT,
@@ -155,6 +168,27 @@ def _check_cross_fields(draft: _Draft) -> None:
             draft.errors.setdefault(target.key, DomainError(INCONSISTENT, text, target.key))
 
 
+def _shown(spec: FieldSpec, value: Stored) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return next((c.label_zh for c in spec.choices if c.code == value), str(value))
+
+
+def _check_required_when(draft: _Draft) -> None:
+    specs = tuple(draft.by_key.values())
+    for spec in specs:
+        found = required_condition(spec, specs)
+        if found is None or spec.key in draft.errors:
+            continue
+        other, values = found
+        if other.key in draft.errors:
+            continue
+        touched = draft.customer is None or spec.key in draft.changes or draft.changed(other)
+        if touched and draft.value(spec) is None and draft.value(other) in values:
+            shown = "或".join(_shown(other, v) for v in values)
+            draft.refuse(spec, REQUIRED, f"在{other.label_zh}为{shown}时不能为空")
+
+
 def _uniques(draft: _Draft) -> list[tuple[FieldSpec, Any, bool]]:
     status = draft.by_key.get(STATUS_KEY)
     reopened = status is not None and draft.changed(status)
@@ -225,6 +259,7 @@ def validate_changes(
     if customer is None:
         _fill_new_record(draft, raw)
     with session.no_autoflush:  # reading the record must not write pending changes
+        _check_required_when(draft)
         _check_cross_fields(draft)
         _check_database(session, draft)
     if unknown or draft.errors:

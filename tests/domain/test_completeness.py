@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.catalogue import catalogue
+from domain.catalogue.rules import parse_rules
 from domain.completeness import (
     CompletenessRow,
     FieldGapRow,
@@ -155,6 +156,56 @@ def test_a_pickup_point_is_required_only_for_pickup_shops(world: World) -> None:
     assert completeness(pickup).missing == ("pickup_point",)
     rows = incomplete_customers(world.session, today=TODAY, calendar=CAL)
     assert [(r.customer_id, r.missing) for r in rows] == [(pickup.id, ("pickup_point",))]
+
+
+def test_the_pickup_rule_is_read_from_the_catalogue(world: World) -> None:
+    # given a pickup shop with a pickup point, and a pickup and a delivered shop without one
+    point = Depot(code="PP", name="取货点", kind="pickup_point", location=POINT)
+    world.session.add(point)
+    world.session.flush()
+    served = world.shop(fulfilment_mode="pickup", pickup_point_id=point.id)
+    pickup = world.shop(fulfilment_mode="pickup", pickup_point_id=None)
+    delivered = world.shop(fulfilment_mode="delivery", pickup_point_id=None)
+    # when computed with the catalogue (required_when:fulfilment_mode=pickup)
+    # then only the pickup shop without a point misses it, in Python and in SQL
+    assert [completeness(c).missing for c in (served, pickup, delivered)] == [
+        (),
+        ("pickup_point",),
+        (),
+    ]
+    rows = completeness_by(world.session, "field", today=TODAY, calendar=CAL)
+    assert {r.key: r.missing for r in rows if r.missing} == {"pickup_point": 1}
+    # when the province removes the rule, then every shop without a pickup point misses it
+    plain = tuple(
+        dataclasses.replace(s, rules=()) if s.key == "pickup_point" else s for s in catalogue()
+    )
+    assert [completeness(c, fields=plain).missing for c in (served, pickup, delivered)] == [
+        (),
+        ("pickup_point",),
+        ("pickup_point",),
+    ]
+    listed = incomplete_customers(world.session, today=TODAY, calendar=CAL, fields=plain)
+    assert [r.customer_id for r in listed] == [pickup.id, delivered.id]
+    # when it requires the point for delivered shops instead, then the roles swap
+    rule = parse_rules("required_when:fulfilment_mode=delivery")
+    swapped = tuple(
+        dataclasses.replace(s, rules=rule) if s.key == "pickup_point" else s for s in catalogue()
+    )
+    assert [completeness(c, fields=swapped).missing for c in (served, pickup, delivered)] == [
+        (),
+        (),
+        ("pickup_point",),
+    ]
+    by_manager = completeness_by(
+        world.session, "manager", today=TODAY, calendar=CAL, fields=swapped
+    )
+    assert [(r.shops, r.incomplete) for r in by_manager] == [(3, 1)]
+    # and a catalogue whose rule reads a field it lacks is refused
+    lacking = tuple(s for s in catalogue() if s.key != "fulfilment_mode")
+    with pytest.raises(ValueError, match="names no other field"):
+        completeness(delivered, fields=lacking)
+    with pytest.raises(ValueError, match="names no other field"):
+        completeness_by(world.session, "field", today=TODAY, calendar=CAL, fields=lacking)
 
 
 def test_the_five_working_day_deadline_runs_past_national_day(world: World) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from domain.catalogue import CATALOGUE_FILE, FieldSpec, catalogue, field, load_catalogue
-from domain.catalogue.rules import parse_rules
+from domain.catalogue.rules import parse_rules, required_condition
 from domain.catalogue.validate import normalise_value, validate_changes
 from domain.demo import load_demo
 from domain.demo.numbers import id_check_char
@@ -249,7 +249,7 @@ def test_the_catalogue_gives_the_expected_rules() -> None:
     assert rules["annual_review_on"] == "not_before:licence_issued_on"
     assert rules["location"] == "required;in_service_area"
     assert rules["customer_manager"] == "role:customer_manager"
-    assert rules["pickup_point"] == "kind:pickup_point"
+    assert rules["pickup_point"] == "kind:pickup_point;required_when:fulfilment_mode=pickup"
     assert rules["delivery_route"] == "active"
     assert rules["satisfaction"] == "range:0..100"
     for key in ("registered_capital", "business_area_m2", "purchase_amount", "total_limit"):
@@ -269,6 +269,16 @@ def test_the_catalogue_gives_the_expected_rules() -> None:
         ("licence_expires_on", "after:nowhere", "names no other field"),
         ("status", "default:open", "not one of its codes"),
         ("shop_name", "required;required", "given twice"),
+        ("pickup_point", "required_when:nowhere=pickup", "names no other field"),
+        ("pickup_point", "required_when:pickup_point=1", "names no other field"),
+        ("pickup_point", "required_when:fulfilment_mode=drone", "not one of the codes"),
+        ("pickup_point", "required_when:fulfilment_mode=定点取货", "not one of the codes"),
+        ("pickup_point", "required_when:fulfilment_mode=pickup|", "bad argument"),
+        ("pickup_point", "required_when:fulfilment_mode", "bad argument"),
+        ("pickup_point", "required_when:shop_name=x", "reads a text field"),
+        ("pickup_point", "required_when:is_monitored=yes", "not a value of the bool field"),
+        ("pickup_point", "required_when:order_batch=Mon", "not a value of the weekday field"),
+        ("pickup_point", "required;required_when:fulfilment_mode=pickup", "exclude each other"),
     ],
 )
 def test_a_bad_rule_in_the_file_is_refused_at_load(
@@ -281,10 +291,24 @@ def test_a_bad_rule_in_the_file_is_refused_at_load(
     lines[row] = f"{head},{rules}"
     bad = tmp_path / "fields.csv"
     bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    # when it is loaded, then it is refused, naming the file
+    # when it is loaded, then it is refused, naming the file and the line
     with pytest.raises(ValueError, match=r"fields\.csv") as info:
         load_catalogue(bad)
     assert message in str(info.value)
+    assert str(info.value).startswith(f"fields.csv:{row + 1}: ")
+
+
+def test_a_required_when_rule_is_read_in_one_spelling() -> None:
+    # given a condition written with blanks, on an enum, a bool and an integer field
+    rules = parse_rules(" required_when : fulfilment_mode = pickup | delivery ")
+    # then it is kept in one spelling and reads as the field and its values
+    assert [str(r) for r in rules] == ["required_when:fulfilment_mode=pickup|delivery"]
+    assert rules[0].condition == ("fulfilment_mode", ("pickup", "delivery"))
+    for condition, values in [("is_monitored=true", (True,)), ("order_batch=1|7", (1, 7))]:
+        rules = parse_rules(f"required_when:{condition}")
+        specs = with_rules(catalogue(), "contact_person", rules=rules)
+        found = required_condition(next(s for s in specs if s.key == "contact_person"), specs)
+        assert found is not None and found[1] == values
 
 
 def test_a_file_without_a_rules_column_still_loads(tmp_path: Path) -> None:
@@ -379,6 +403,91 @@ def test_the_annual_review_may_fall_on_the_issue_day_but_not_before(demo: Sessio
     assert refused(lambda: validate_changes(demo, customer, before)) == [
         ("INCONSISTENT", "annual_review_on")
     ]
+
+
+def by_mode(session: Session, mode: str) -> Customer:
+    """The first active shop served by ``mode`` (pickup shops have a pickup point, others not)."""
+    found = session.scalars(
+        select(Customer)
+        .where(Customer.status == "active", Customer.fulfilment_mode == mode)
+        .order_by(Customer.id)
+    ).first()
+    assert found is not None and (found.pickup_point_id is not None) == (mode == "pickup")
+    return found
+
+
+def a_pickup_point(session: Session) -> int:
+    found = session.scalar(select(Depot.id).where(Depot.kind == "pickup_point").order_by(Depot.id))
+    assert found is not None
+    return found
+
+
+def test_a_new_pickup_shop_needs_a_pickup_point(demo: Session) -> None:
+    # when a new shop is collected at a pickup point (given as its label) without one
+    with pytest.raises(ValidationFailed) as info:
+        validate_changes(demo, None, new_shop(fulfilment_mode="定点取货"))
+    # then the pickup point is REQUIRED, saying when
+    [error] = info.value.errors
+    assert (error.code, error.field) == ("REQUIRED", "pickup_point")
+    assert error.message == "取货点在送货方式为定点取货时不能为空"
+    # when it gives one, or the shop is delivered to, then it is accepted
+    point = a_pickup_point(demo)
+    values = validate_changes(demo, None, new_shop(fulfilment_mode="pickup", pickup_point=point))
+    assert (values["fulfilment_mode"], values["pickup_point"]) == ("pickup", point)
+    assert "pickup_point" not in validate_changes(demo, None, new_shop(fulfilment_mode="delivery"))
+
+
+def test_switching_to_pickup_needs_a_pickup_point_given_or_stored(demo: Session) -> None:
+    # given a delivered shop without a pickup point
+    customer = by_mode(demo, "delivery")
+    # when it switches to pickup alone, then the pickup point is REQUIRED and nothing changes
+    errors = refused(lambda: validate_changes(demo, customer, {"fulfilment_mode": "定点取货"}))
+    assert errors == [("REQUIRED", "pickup_point")]
+    assert customer.fulfilment_mode == "delivery" and not demo.dirty
+    # when it switches with a pickup point, then it is accepted
+    point = a_pickup_point(demo)
+    change = {"fulfilment_mode": "pickup", "pickup_point": point}
+    assert validate_changes(demo, customer, change) == change
+    # and once a pickup point is stored, switching alone is accepted too
+    customer.pickup_point_id = point
+    demo.flush()
+    assert validate_changes(demo, customer, {"fulfilment_mode": "pickup"}) == {
+        "fulfilment_mode": "pickup"
+    }
+
+
+def test_a_pickup_shop_may_not_clear_its_pickup_point(demo: Session) -> None:
+    # given a pickup shop with its pickup point
+    customer = by_mode(demo, "pickup")
+    before = customer.pickup_point_id
+    # when the pickup point is cleared, then REQUIRED and nothing changes
+    for blank in (None, "", " "):
+        errors = refused(lambda b=blank: validate_changes(demo, customer, {"pickup_point": b}))
+        assert errors == [("REQUIRED", "pickup_point")]
+    assert customer.pickup_point_id == before and not demo.dirty
+    # when it switches to delivery and clears it together, then it is accepted
+    change = {"fulfilment_mode": "送货上门", "pickup_point": None}
+    assert validate_changes(demo, customer, change) == {
+        "fulfilment_mode": "delivery",
+        "pickup_point": None,
+    }
+
+
+def test_a_legacy_pickup_shop_without_a_pickup_point_can_still_be_edited(demo: Session) -> None:
+    # given a pickup shop whose pickup point was lost before the rule existed
+    customer = by_mode(demo, "pickup")
+    customer.pickup_point_id = None
+    demo.flush()
+    # when other fields change, or the mode is given unchanged, then they are accepted
+    assert validate_changes(demo, customer, {"contact_person": "李四"}) == {
+        "contact_person": "李四"
+    }
+    assert validate_changes(demo, customer, {"fulfilment_mode": "pickup"}) == {
+        "fulfilment_mode": "pickup"
+    }
+    # while giving the pickup point blank is still refused
+    errors = refused(lambda: validate_changes(demo, customer, {"pickup_point": ""}))
+    assert errors == [("REQUIRED", "pickup_point")]
 
 
 def test_customer_codes_are_unique_across_all_records_and_never_reused(demo: Session) -> None:
@@ -570,6 +679,29 @@ def test_a_province_can_make_a_field_required(demo: Session) -> None:
     ) == [("OUT_OF_RANGE", "contact_person")]
     # while the national catalogue still leaves it optional
     assert validate_changes(demo, customer, {"contact_person": " "}) == {"contact_person": None}
+
+
+def test_a_province_can_move_a_conditional_requirement(demo: Session) -> None:
+    # given a province that drops the pickup point's condition and instead requires a contact
+    # person for monitored shops
+    specs = with_rules(catalogue(), "pickup_point", rules=parse_rules("kind:pickup_point"))
+    moved = parse_rules("maxlen:50;required_when:is_monitored=true")
+    specs = with_rules(specs, "contact_person", rules=moved)
+    pickup = by_mode(demo, "pickup")
+    # then a pickup shop may clear its pickup point
+    assert validate_changes(demo, pickup, {"pickup_point": None}, specs=specs) == {
+        "pickup_point": None
+    }
+    # while a shop that becomes monitored without a contact person is refused
+    change = {"is_monitored": "是", "contact_person": ""}
+    assert refused(lambda: validate_changes(demo, pickup, change, specs=specs)) == [
+        ("REQUIRED", "contact_person")
+    ]
+    # and the national catalogue says the opposite for both
+    assert refused(lambda: validate_changes(demo, pickup, {"pickup_point": None})) == [
+        ("REQUIRED", "pickup_point")
+    ]
+    assert validate_changes(demo, pickup, change) == {"is_monitored": True, "contact_person": None}
 
 
 def test_a_province_can_change_a_choice_list_and_ranges(demo: Session, tmp_path: Path) -> None:

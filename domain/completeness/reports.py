@@ -1,99 +1,33 @@
-"""Profile completeness (档案完整率): every catalogue field is required.
+"""Completeness reports over the open shops: per manager, per county, per field, and the list
+of incomplete shops; one SQL statement each (no Python loop over shops).
 
-National fields (``*``, 国家局) and provincial ones are counted apart. A field is filled
-when its column is not NULL and, for text columns, not blank (whitespace including the
-full-width space ``\u3000``); a JSON value is filled unless it is ``null``, ``{}`` or ``[]``.
-A field that only applies to some shops (the pickup point, for 定点取货 shops:
-``REQUIRED_ONLY_WHEN``) counts as filled elsewhere. The rule is built per field from the
-catalogue (or the ``fields`` passed in), so a province's catalogue change is followed.
-
-A new shop's record must be complete within 5 working days of joining (一周内录入完整):
-``due_on = calendar.add_working_days(joined_on, 5)``; an incomplete shop is *overdue* when
-``today > due_on``. Closed shops (歇业) are left out of the reports and are never overdue.
-
-The reports are one SQL statement each, over a CTE holding every open shop's national and
-provincial missing counts (68 CASE expressions from the catalogue; no Python loop over
-shops). Overdue needs no per-row date arithmetic in SQL: ``due_on`` never decreases as
-``joined_on`` grows, so the overdue shops are exactly those that joined on or before one
-cut-off date, found in Python by stepping back from ``today`` (a handful of cached calendar
-look-ups) and passed as a single parameter. Shops that joined before the calendar's first
-year (2004) are long past due: their ``due_on`` is None and they are overdue if incomplete.
+Each report stands on a CTE holding every open shop's national and provincial missing counts
+(one CASE per catalogue field, from ``rules.missing_condition``). Overdue needs no per-row date
+arithmetic in SQL: ``due_on`` never decreases as ``joined_on`` grows, so the overdue shops are
+exactly those that joined on or before one cut-off date (``deadlines.overdue_cutoff``), passed
+as a single parameter. Closed shops (歇业) are left out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
-from sqlalchemy import (
-    CTE,
-    ColumnElement,
-    SQLColumnExpression,
-    String,
-    and_,
-    case,
-    cast,
-    func,
-    literal,
-    null,
-    or_,
-    select,
-    true,
-)
-from sqlalchemy import Enum as SqlEnum
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import CTE, ColumnElement, SQLColumnExpression, and_, func, literal, select, true
 from sqlalchemy.orm import Session
-from sqlalchemy.types import JSON, Text
 
 from domain.catalogue import FieldSpec, catalogue
-from domain.errors import CALENDAR_NOT_COVERED, DomainError
+from domain.completeness.deadlines import due_date, overdue_cutoff
+from domain.completeness.record import ratio
+from domain.completeness.rules import CLOSED, missing_flag, missing_keys
 from domain.models import Customer, Region, User
 from domain.workcal import WorkingCalendar
 
-DUE_WORKING_DAYS = 5
 NEW_SHOP_DAYS = 30
-CLOSED = "closed"
-BLANK_CHARS = " \t\n\r\f\v\u3000\u00a0"
-# Fields required only while another column holds one of some values (field key ->
-# (column, values)), as the catalogue's notes say ("only for 定点取货"). Elsewhere they
-# count as filled. This belongs in fields.csv (a `required_when` column) once it has one.
-REQUIRED_ONLY_WHEN: Mapping[str, tuple[str, tuple[str, ...]]] = {
-    "pickup_point": ("fulfilment_mode", ("pickup",)),
-}
 
 GroupBy = Literal["manager", "county", "field"]
-
-
-@dataclass(frozen=True)
-class Completeness:
-    national_filled: int
-    national_total: int
-    provincial_filled: int
-    provincial_total: int
-    missing: tuple[str, ...]  # field keys, in catalogue order
-    due_on: dt.date | None
-    overdue: bool
-
-    @property
-    def complete(self) -> bool:
-        return not self.missing
-
-    @property
-    def ratio(self) -> float:
-        return _ratio(
-            self.national_filled + self.provincial_filled,
-            self.national_total + self.provincial_total,
-        )
-
-    @property
-    def national_ratio(self) -> float:
-        return _ratio(self.national_filled, self.national_total)
-
-    @property
-    def provincial_ratio(self) -> float:
-        return _ratio(self.provincial_filled, self.provincial_total)
 
 
 @dataclass(frozen=True)
@@ -136,110 +70,7 @@ class IncompleteRow:
     overdue: bool
 
 
-# -- one customer ----------------------------------------------------------------------------
-
-
-def customer_completeness(
-    customer: Customer,
-    *,
-    calendar: WorkingCalendar,
-    today: dt.date,
-    fields: Sequence[FieldSpec] | None = None,
-) -> Completeness:
-    specs = catalogue() if fields is None else fields
-    missing = [s for s in specs if _is_missing(customer, s)]
-    national_total = sum(s.national for s in specs)
-    national_missing = sum(s.national for s in missing)
-    due_on = due_date(customer.joined_on, calendar=calendar, today=today)
-    overdue = (
-        bool(missing)
-        and customer.status != CLOSED
-        and customer.joined_on is not None
-        and (due_on is None or today > due_on)
-    )
-    return Completeness(
-        national_filled=national_total - national_missing,
-        national_total=national_total,
-        provincial_filled=len(specs) - national_total - (len(missing) - national_missing),
-        provincial_total=len(specs) - national_total,
-        missing=tuple(s.key for s in missing),
-        due_on=due_on,
-        overdue=overdue,
-    )
-
-
-def _is_missing(customer: Customer, spec: FieldSpec) -> bool:
-    condition = REQUIRED_ONLY_WHEN.get(spec.key)
-    if condition is not None and getattr(customer, condition[0]) not in condition[1]:
-        return False
-    return is_missing_value(getattr(customer, spec.column))
-
-
-def is_missing_value(value: object) -> bool:
-    """None, a blank string, or an empty JSON object/array."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip(BLANK_CHARS)
-    return isinstance(value, dict | list) and not value
-
-
-def due_date(
-    joined_on: dt.date | None, *, calendar: WorkingCalendar, today: dt.date
-) -> dt.date | None:
-    """``joined_on`` + 5 working days; None without ``joined_on`` or before the calendar.
-
-    Only a year at least two years before ``today`` may be uncovered (it precedes the
-    calendar, and the shop is long past due); otherwise CALENDAR_NOT_COVERED propagates.
-    """
-    if joined_on is None:
-        return None
-    try:
-        return calendar.add_working_days(joined_on, DUE_WORKING_DAYS)
-    except DomainError as exc:
-        if exc.code == CALENDAR_NOT_COVERED and joined_on.year < today.year - 1:
-            return None
-        raise
-
-
-def overdue_cutoff(*, calendar: WorkingCalendar, today: dt.date) -> dt.date:
-    """The last ``joined_on`` whose due date is before ``today``: overdue ⇔ joined on or before.
-
-    ``add_working_days(j, 5)`` never decreases as ``j`` grows, so one date splits the shops.
-    """
-    joined = today
-    while calendar.add_working_days(joined, DUE_WORKING_DAYS) >= today:
-        joined -= dt.timedelta(days=1)
-    return joined
-
-
 # -- SQL building blocks ---------------------------------------------------------------------
-
-
-def missing_condition(spec: FieldSpec) -> ColumnElement[bool]:
-    """SQL true when the customer's column for ``spec`` is missing (the same rule as Python)."""
-    col = _column(spec.column, spec.key)
-    if isinstance(col.type, String) and not isinstance(col.type, SqlEnum):
-        missing = or_(col.is_(None), func.btrim(col, BLANK_CHARS) == "")
-    elif isinstance(col.type, JSON):
-        missing = or_(col.is_(None), cast(col, Text).in_(["null", "{}", "[]"]))
-    else:
-        missing = col.is_(None)
-    condition = REQUIRED_ONLY_WHEN.get(spec.key)
-    if condition is None:
-        return missing
-    return and_(_column(condition[0], spec.key).in_(condition[1]), missing)
-
-
-def _column(name: str, key: str) -> Any:
-    columns = Customer.__table__.c
-    if name not in columns:
-        raise ValueError(f"catalogue field {key!r} names no customer column {name!r}")
-    return columns[name]
-
-
-def _missing_flag(spec: FieldSpec) -> ColumnElement[int]:
-    return case((missing_condition(spec), 1), else_=0)
 
 
 def _sum(terms: Sequence[ColumnElement[int]]) -> ColumnElement[int]:
@@ -253,8 +84,8 @@ def _sum(terms: Sequence[ColumnElement[int]]) -> ColumnElement[int]:
 
 def shops_subquery(specs: Sequence[FieldSpec], scope: ColumnElement[bool] | None) -> CTE:
     """Open shops in ``scope`` with their national and provincial missing counts (a CTE)."""
-    national = _sum([_missing_flag(s) for s in specs if s.national])
-    provincial = _sum([_missing_flag(s) for s in specs if not s.national])
+    national = _sum([missing_flag(s, specs) for s in specs if s.national])
+    provincial = _sum([missing_flag(s, specs) for s in specs if not s.national])
     stmt = select(
         Customer.id,
         Customer.customer_manager_id,
@@ -270,21 +101,9 @@ def shops_subquery(specs: Sequence[FieldSpec], scope: ColumnElement[bool] | None
     return stmt.cte("shops").prefix_with("MATERIALIZED")
 
 
-def missing_keys(specs: Sequence[FieldSpec]) -> ColumnElement[list[str]]:
-    """SQL text[] of the missing field keys of a ``customers`` row, in catalogue order."""
-    keys: list[ColumnElement[str]] = [
-        case((missing_condition(s), literal(s.key, Text)), else_=null()) for s in specs
-    ]
-    return func.array_remove(array(keys), null())
-
-
-def _ratio(filled: int, total: int) -> float:
-    return 1.0 if total == 0 else filled / total
-
-
 def _average_ratio(missing: int, shops: int, per_shop: int) -> float:
     """The mean over ``shops`` of (filled / per_shop), from the group's total missing."""
-    return _ratio(shops * per_shop - missing, shops * per_shop)
+    return ratio(shops * per_shop - missing, shops * per_shop)
 
 
 # -- reports ---------------------------------------------------------------------------------
@@ -390,7 +209,7 @@ def _by_owner(
 def _by_field(
     session: Session, specs: Sequence[FieldSpec], scope: ColumnElement[bool] | None
 ) -> list[FieldGapRow]:
-    sums = [func.coalesce(func.sum(_missing_flag(s)), 0) for s in specs]
+    sums = [func.coalesce(func.sum(missing_flag(s, specs)), 0) for s in specs]
     stmt = select(func.count(), *sums).where(Customer.status != CLOSED)
     if scope is not None:
         stmt = stmt.where(scope)
