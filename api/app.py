@@ -1,8 +1,13 @@
-"""The ASGI application: health check, GraphQL endpoint, a landing page."""
+"""The ASGI application: health check, GraphQL endpoint, a landing page, and the periodic
+run (duties, notice periods, escalation) while serving when `tick_seconds` > 0."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,8 +18,10 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
-from api.db import current_revisions, head_revisions
+from api.db import current_revisions, head_revisions, make_sessionmaker, unit_of_work
 from api.settings import Settings
+from domain.tickets.engine import default_calendar
+from domain.tickets.scheduler import TickReport, tick
 from schema import schema
 
 log = logging.getLogger("retailgis")
@@ -48,6 +55,34 @@ def _health(engine: Engine) -> tuple[int, dict[str, str]]:
     return 200, {"status": "ok", "database": "ok", "migrations": "head"}
 
 
+def _tick_once(engine: Engine) -> TickReport:
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        return tick(session, now=dt.datetime.now(dt.UTC), calendar=default_calendar())
+
+
+async def _tick_forever(engine: Engine, seconds: int) -> None:
+    """The periodic run every ``seconds`` (an advisory lock makes it once across processes).
+
+    The database work runs in a worker thread; a failure is logged and the next run comes.
+    """
+    while True:
+        try:
+            report = await run_in_threadpool(_tick_once, engine)
+        except Exception:
+            log.exception("periodic run failed")
+        else:
+            if report.ran:
+                log.info(
+                    "periodic run: %d duties created, %d notices ended, %d steps escalated",
+                    report.duties_created, report.notices_completed, report.steps_escalated,
+                )  # fmt: skip
+            else:
+                log.info("periodic run skipped: another process is running it")
+            for problem in report.problems:
+                log.warning("periodic run: %s", problem)
+        await asyncio.sleep(seconds)
+
+
 def create_app(settings: Settings, engine: Engine) -> Starlette:
     async def healthz(request: Request) -> Response:
         status, body = await run_in_threadpool(_health, engine)
@@ -56,8 +91,22 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
     async def home(request: Request) -> Response:
         return HTMLResponse(LANDING)
 
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        seconds = settings.tick_seconds
+        task = asyncio.create_task(_tick_forever(engine, seconds)) if seconds > 0 else None
+        app.state.tick_task = task
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
     graphql = GraphQL(schema, graphql_ide=None if settings.is_production else "graphiql")
     app = Starlette(
+        lifespan=lifespan,
         debug=False,
         routes=[
             Route("/", home),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import logging
 import sys
@@ -151,6 +152,37 @@ def demo(shops: int | None, seed: int | None) -> None:
     )
     print_credentials(summary, click.echo)
     _say(f"账号清单已保存到 {save_credentials(summary, settings)}")
+
+
+@main.command()
+@click.option(
+    "--now", "at", type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]), default=None,
+    help="Run as of this local time (Asia/Shanghai), e.g. 2026-11-23T09:00; default now",
+)  # fmt: skip
+def tick(at: dt.datetime | None) -> None:
+    """Run the periodic duties once: recurring duties, notice periods, escalation.
+
+    Exit status 2 when a part could not run (e.g. the working calendar lacks next year's
+    holidays); the other parts are committed.
+    """
+    from domain.tickets.engine import default_calendar
+    from domain.tickets.scheduler import tick as run_tick
+
+    calendar = default_calendar()
+    now = at.replace(tzinfo=calendar.tz) if at else dt.datetime.now(dt.UTC)
+    with _session(_settings()) as session:
+        report = run_tick(session, now=now, calendar=calendar)
+    if not report.ran:
+        _say("另一进程正在执行定期任务，本次跳过。")
+        return
+    click.echo(
+        f"定期任务已执行：新生成任务 {report.duties_created} 项，"
+        f"公示期满自动办结 {report.notices_completed} 项，超期督办 {report.steps_escalated} 项。"
+    )
+    for problem in report.problems:
+        _say(f"警告：{problem}")
+    if report.problems:
+        sys.exit(2)
 
 
 @main.group()

@@ -31,6 +31,13 @@ def _secret(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _tick_seconds(env: Mapping[str, str]) -> int:
+    seconds = _int(env, "RETAILGIS_TICK_SECONDS", 300)
+    if seconds < 0:
+        raise SettingsError("RETAILGIS_TICK_SECONDS must be >= 0 (0 disables the periodic run)")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Settings:
     # An external PostgreSQL server; when empty the embedded cluster is used.
@@ -48,6 +55,9 @@ class Settings:
     log_level: str = "info"
     # Encrypts personal values in the ledger; empty: generated into <data dir>/secret.key.
     secret_key: str = ""
+    # The periodic run (duties, notice periods, escalation) while serving; 0 disables it.
+    # Off unless configured (tests build apps with Settings()); from_env defaults to 300.
+    tick_seconds: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -75,4 +85,5 @@ class Settings:
             tile_url=env.get("RETAILGIS_TILE_URL", cls.tile_url),
             log_level=env.get("RETAILGIS_LOG_LEVEL", "info"),
             secret_key=_secret(env),
+            tick_seconds=_tick_seconds(env),
         )
