@@ -140,6 +140,7 @@ def migrate_cmd() -> None:
 def demo(shops: int | None, seed: int | None) -> None:
     """Replace all data with a freshly generated demo city."""
     from api.runtime import load_demo_city, print_credentials, save_credentials
+    from api.secrets import make_vault
 
     settings = _settings()
     url = database_url(settings)
@@ -148,6 +149,7 @@ def demo(shops: int | None, seed: int | None) -> None:
         url,
         shops=shops or settings.demo_shops,
         seed=settings.demo_seed if seed is None else seed,
+        vault=make_vault(settings),
         say=_say,
     )
     print_credentials(summary, click.echo)

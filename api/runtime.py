@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from api.db import database_url, make_engine, make_sessionmaker, migrate, unit_of_work
+from api.secrets import make_vault
 from api.settings import Settings
 from domain.catalogue.sync import sync_catalogue
 from domain.demo import DemoSummary, database_is_empty, load_demo
+from domain.vault import Vault
 
 Say = Callable[[str], None]
 
@@ -26,7 +28,11 @@ def prepare_database(settings: Settings, say: Say = print, *, demo: bool = True)
         if demo and empty:
             say(f"数据库为空，生成示例城市（{settings.demo_shops} 家零售户）…")
             summary = load_demo_city(
-                url, shops=settings.demo_shops, seed=settings.demo_seed, say=say
+                url,
+                shops=settings.demo_shops,
+                seed=settings.demo_seed,
+                vault=make_vault(settings),
+                say=say,
             )
             print_credentials(summary, say)
             say(f"账号清单已保存到 {save_credentials(summary, settings)}")
@@ -35,12 +41,14 @@ def prepare_database(settings: Settings, say: Say = print, *, demo: bool = True)
     return url
 
 
-def load_demo_city(url: str, *, shops: int, seed: int, say: Say = print) -> DemoSummary:
+def load_demo_city(
+    url: str, *, shops: int, seed: int, vault: Vault, say: Say = print
+) -> DemoSummary:
     engine = make_engine(url)
     try:
         with unit_of_work(make_sessionmaker(engine)) as session:
             conn = session.connection()
-            summary = load_demo(conn, shops=shops, seed=seed, progress=say)
+            summary = load_demo(conn, shops=shops, seed=seed, vault=vault, progress=say)
             sync_catalogue(conn)
         return summary
     finally:

@@ -10,6 +10,7 @@ import numpy as np
 import psycopg
 import shapely
 from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
 
 from domain.demo.common import CHINA_TZ, stream
 from domain.demo.gaps import apply_gaps
@@ -28,21 +29,18 @@ from domain.demo.purchases import generate_purchases, purchase_chunks
 from domain.demo.routing import Fleet, plan_routes
 from domain.demo.shops import Shops, generate_shops
 from domain.demo.summary import DemoCredential, DemoSummary
-from domain.demo.tickets import (
-    CHANGE_COLUMNS,
-    STEP_COLUMNS,
-    TICKET_COLUMNS,
-    TicketData,
-    generate_tickets,
-)
+from domain.demo.tickets import Plan, open_tickets, plan_tickets
 from domain.models import Base
 from domain.models.org import ROLES
 from domain.passwords import generate_password, hash_password
+from domain.tickets.engine import default_calendar
+from domain.vault import Vault
+from domain.workcal import WorkingCalendar
 
 KEEP_TABLES = frozenset({"field_catalogue", "alembic_version"})
 ID_TABLES = (
     "regions", "service_areas", "org_units", "departments", "users", "depots", "vehicles",
-    "delivery_routes", "customers", "tickets", "ticket_steps", "ticket_changes",
+    "delivery_routes", "customers",
 )  # fmt: skip
 USER_COLUMNS = (
     "id", "username", "display_name", "role", "org_unit_id", "department_id", "phone",
@@ -92,10 +90,17 @@ def load_demo(
     seed: int = 42,
     as_of: dt.date | None = None,
     progress: Progress | None = None,
+    vault: Vault | None = None,
+    calendar: WorkingCalendar | None = None,
 ) -> DemoSummary:
     """Replace all business data with the demo city (deterministic for shops, seed, as_of).
 
-    Does not commit: the caller owns the transaction.
+    ``vault``: the application's vault (``make_vault(settings)``). The open tickets are
+    opened through the ticket engine and seal the personal values they propose with it, so
+    only the same vault can apply them later; without a vault the city has no tickets.
+    ``calendar``: the working calendar for their due times (default: the engine's).
+    Customers and purchases do not depend on either. Does not commit: the caller owns the
+    transaction.
     """
     if not 1 <= shops <= MAX_SHOPS:
         raise ValueError(f"shops must be between 1 and {MAX_SHOPS}, not {shops}")
@@ -121,7 +126,12 @@ def load_demo(
     fleet = plan_routes(city, shop, weekly, stream(seed, "routing"))
     apply_gaps(shop, stream(seed, "gaps"))
     shop.cols["location"] = Column("raw", _point_ewkb(shop))
-    tickets = generate_tickets(city, shop, people, fleet, stream(seed, "tickets"))
+    cal = calendar or default_calendar()
+    plans = (
+        []
+        if vault is None
+        else plan_tickets(city, shop, people, fleet, stream(seed, "tickets"), cal)
+    )
 
     password = generate_password()
     password_hash = hash_password(password)
@@ -132,14 +142,16 @@ def load_demo(
     copy_columns(raw, "customers", shop.cols, shop.n)
     say(f"写入进货记录 {purchases.rows}…")
     copy_text(raw, "purchase_records", PURCHASE_COLUMNS, purchase_chunks(purchases))
-    say("写入工单…")
-    _write_tickets(raw, tickets)
     say("更新序列和统计信息…")
     for table in ID_TABLES:
         conn.execute(
             text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")
         )
     conn.execute(text(f"ANALYZE {', '.join(ANALYZE_TABLES)}"))
+    tickets = 0
+    if vault is not None:
+        say(f"创建工单 {len(plans)}…")
+        tickets = _open_tickets(conn, plans, vault, cal)
     say("完成")
     return DemoSummary(
         shops=shop.n,
@@ -149,7 +161,7 @@ def load_demo(
         routes=len(fleet.routes),
         users=len(people.users),
         purchase_records=purchases.rows,
-        tickets=len(tickets.tickets),
+        tickets=tickets,
         password=password,
         credentials=_credentials(people),
     )
@@ -207,10 +219,15 @@ def _write_reference(
     copy_rows(raw, "delivery_routes", ROUTE_COLUMNS, routes)
 
 
-def _write_tickets(raw: psycopg.Connection[Any], data: TicketData) -> None:
-    copy_rows(raw, "tickets", TICKET_COLUMNS, data.tickets)
-    copy_rows(raw, "ticket_steps", STEP_COLUMNS, data.steps)
-    copy_rows(raw, "ticket_changes", CHANGE_COLUMNS, data.changes)
+def _open_tickets(
+    conn: Connection, plans: list[Plan], vault: Vault, calendar: WorkingCalendar
+) -> int:
+    """Open the planned tickets through the engine on an ORM session over the loader's
+    connection; its commit releases a savepoint, the caller's transaction keeps the rows."""
+    with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+        count = open_tickets(session, plans, vault, calendar)
+        session.commit()
+    return count
 
 
 def _credentials(people: People) -> tuple[DemoCredential, ...]:

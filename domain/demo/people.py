@@ -119,7 +119,9 @@ def build_people(city: City, shops: Shops, rng: np.random.Generator) -> People:
     counts = np.bincount(region_of, minlength=len(city.regions))
     manager_counts = largest_remainder(managers_for(n), counts, minimum=1).tolist()
     manager_counts = [max(1, m) for m in manager_counts]  # every county has a manager
-    total_users = 5 + len(city.regions) + sum(manager_counts) * 2
+    # One account per city role and county, a second one of each (so that a maker is never
+    # the only one who can decide a step), a market manager per area and the managers.
+    total_users = 2 * (len(CITY_USERS) + len(city.regions)) + sum(manager_counts) * 2
     b = _Builder([], [], person_names(rng, total_users), mobile_phones(rng, total_users))
 
     city_unit = b.unit(CITY_UNIT[0], CITY_UNIT[1], "city", None, None)
@@ -184,6 +186,11 @@ def build_people(city: City, shops: Shops, rng: np.random.Generator) -> People:
         uid = b.user(f"cm{k + 1:0{cm_width}d}", "customer_manager", unit_id, None)
         assert uid == first_cm_id + k
         market_manager[uid] = mm_id
+    # Second accounts, created last so the ids above stay as they are.
+    for role, dept in CITY_USERS:
+        b.user(f"{role}_2", role, city_unit, dept_id[dept])
+    for r in city.regions:
+        b.user(f"county_{r.spec.code}_2", "county_dept", county_unit[r.id], None)
 
     shops.cols["customer_manager_id"] = Column("int", manager)
     shops.cols["visit_batch"] = Column("int", visit)

@@ -1,17 +1,30 @@
-"""A few open tickets of every type, with proposed changes that match the current records."""
+"""Two or three open tickets of every ticket type (domain/tickets/types.toml), opened
+through the ticket engine, so that they behave like real ones.
+
+Planning (which shops, which values, who, when) is numpy and deterministic for the seed;
+``open_tickets`` then opens each plan through the engine on an ORM session: ``open_ticket``
+(or ``start_rating`` for ratings), so the steps carry their key, kind, ``applies`` and
+``fills`` and approving them applies the change; old values come from the records, and
+personal values (phones, bank accounts) are sealed with the application's vault. The
+onboarding and rating tickets start like the real procedures: the maker's own first step is
+done and the next one is active. Due times follow the working calendar; the first phone
+and emergency tickets are overdue.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import shapely
+from sqlalchemy.orm import Session
 
-from domain.catalogue import catalogue, choice_codes
+from domain.access import Principal, load_principal
+from domain.catalogue import choice_codes, field
+from domain.catalogue.validate import validate_changes
 from domain.demo.common import CHINA_TZ, BoolArray, from_metres, to_metres
 from domain.demo.geography import City
 from domain.demo.names import person_names
@@ -19,63 +32,57 @@ from domain.demo.numbers import mobile_phones
 from domain.demo.people import People
 from domain.demo.routing import Fleet
 from domain.demo.shops import FORMATS, Shops
-from domain.demo.ticket_flows import FLOWS, HH, MAKERS, REASONS
-from domain.demo.worktime import add_working_days, working_days_before
-from domain.models.tickets import TICKET_TYPES
+from domain.demo.ticket_flows import MAKERS, REASONS
+from domain.ledger import stored_form
+from domain.models import Customer, TicketChange
+from domain.tickets.engine import open_ticket
+from domain.tickets.onboarding import submit_first_step
+from domain.tickets.rating import start_rating
+from domain.tickets.types import ticket_types
+from domain.vault import Vault
+from domain.workcal import WorkingCalendar
 
-TYPE_LABELS = {
-    "onboarding": "新入网", "change_city": "营销中心发起变更", "change_county": "县区发起变更",
-    "phone_change": "订货电话变更", "location_change": "位置变更", "route_change": "送货线路变更",
-    "bulk_change": "批量变更", "emergency_change": "应急变更", "credit_rating": "诚信等级评定",
-    "classification_recompute": "分类调整",
-}  # fmt: skip
-TICKET_COLUMNS = (
-    "id", "type", "status", "title", "reason", "maker_id", "customer_id", "base_version",
-    "payload", "created_at", "updated_at",
-)  # fmt: skip
-STEP_COLUMNS = (
-    "id", "ticket_id", "position", "name", "role", "department", "org_unit_id", "assignee_id",
-    "status", "limit_value", "limit_unit", "started_at", "due_at",
-)  # fmt: skip
-CHANGE_COLUMNS = ("id", "ticket_id", "customer_id", "field_key", "old_value", "new_value")
 OVERDUE = {"phone_change", "emergency_change"}  # the first ticket of these types is overdue
 ONBOARDING_FIELDS = ("business_scope", "display_form", "business_area_m2", "bank_account", "tax_id")
-Change = tuple[int | None, str, object, object]  # shop index, column, old, new
+Change = tuple[int, str, object]  # shop index, catalogue key, proposed value (JSON form)
 
 
-def _field_key(column: str) -> str:
-    for spec in catalogue():
-        if spec.column == column:
-            return spec.key
-    raise KeyError(column)
+@dataclass(frozen=True)
+class Plan:
+    """One demo ticket before it is opened: a single shop's, or a region's (``shop`` None)."""
 
-
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    kind: str
+    shop: int | None
+    region_id: int
+    changes: tuple[Change, ...]
+    started: dt.datetime
+    maker_id: int
+    reason: str
+    title: str | None = None
 
 
 def _point(lng: float, lat: float) -> dict[str, object]:
     return {"type": "Point", "coordinates": [lng, lat]}
 
 
-@dataclass
-class TicketData:
-    tickets: list[tuple[object, ...]] = field(default_factory=list)
-    steps: list[tuple[object, ...]] = field(default_factory=list)
-    changes: list[tuple[object, ...]] = field(default_factory=list)
-
-
-class _Maker:
+class _Planner:
     def __init__(
-        self, city: City, shops: Shops, people: People, fleet: Fleet, rng: np.random.Generator
+        self,
+        city: City,
+        shops: Shops,
+        people: People,
+        fleet: Fleet,
+        rng: np.random.Generator,
+        calendar: WorkingCalendar,
     ) -> None:
         self.city, self.shops, self.people, self.fleet, self.rng = city, shops, people, fleet, rng
+        self.calendar = calendar
         self.reference = dt.datetime.combine(shops.as_of, dt.time(0, 0), tzinfo=CHINA_TZ)
         active = shops.status == choice_codes("status").index("active")
         self.pool = rng.permutation(np.flatnonzero(active & ~shops.newest)).tolist()
         self.newest = np.flatnonzero(shops.newest).tolist()
         self.used: set[int] = set()
-        self.data = TicketData()
+        self.plans: list[Plan] = []
 
     # -- shops and values ---------------------------------------------------------------------
 
@@ -94,80 +101,48 @@ class _Maker:
     def region_id(self, i: int) -> int:
         return int(self.shops.places.region[i]) + 1
 
-    # -- tickets ------------------------------------------------------------------------------
+    # -- plans --------------------------------------------------------------------------------
 
-    def add(
+    def add(self, kind: str, shop: int, changes: list[Change], overdue: bool) -> None:
+        self.plans.append(self._plan(kind, shop, self.region_id(shop), changes, overdue, None))
+
+    def add_region(
+        self, kind: str, region_id: int, changes: list[Change], overdue: bool, title: str
+    ) -> None:
+        self.plans.append(self._plan(kind, None, region_id, changes, overdue, title))
+
+    def _plan(
         self,
         kind: str,
         shop: int | None,
         region_id: int,
         changes: list[Change],
         overdue: bool,
-        title: str,
-    ) -> None:
-        ticket_id = len(self.data.tickets) + 1
+        title: str | None,
+    ) -> Plan:
         started = self._started(kind, overdue)
-        maker = self._maker(kind, shop, region_id)
         reason = REASONS[kind][int(self.rng.integers(0, len(REASONS[kind])))]
-        customer_id = None if shop is None else shop + 1
-        base_version = None if shop is None else 1
-        shops_changed = len({c[0] for c in changes})
-        payload = None if shop is not None else _json({"shops": shops_changed})
-        created = started - dt.timedelta(minutes=int(self.rng.integers(5, 40)))
-        self.data.tickets.append(
-            (
-                ticket_id,
-                kind,
-                "open",
-                title,
-                reason,
-                maker,
-                customer_id,
-                base_version,
-                payload,
-                created,
-                created,
-            )
-        )
-        for pos, spec in enumerate(FLOWS[kind], start=1):
-            org_unit, assignee = self._responsible(spec.role, shop, region_id)
-            first = pos == 1
-            due = None
-            if first:
-                due = (
-                    started + dt.timedelta(minutes=30 * spec.limit)
-                    if spec.unit == HH
-                    else add_working_days(started, spec.limit)
-                )
-            status = "active" if first else "waiting"
-            step_id = len(self.data.steps) + 1
-            head = (step_id, ticket_id, pos, spec.name, spec.role, spec.department, org_unit)
-            tail = (assignee, status, spec.limit, spec.unit, started if first else None, due)
-            self.data.steps.append(head + tail)
-        for shop_idx, column, old, new in changes:
-            cid = None if shop_idx is None else shop_idx + 1
-            self.data.changes.append(
-                (
-                    len(self.data.changes) + 1,
-                    ticket_id,
-                    cid,
-                    _field_key(column),
-                    _json(old),
-                    _json(new),
-                )
-            )
+        maker = self._maker(kind, shop, region_id)
+        return Plan(kind, shop, region_id, tuple(changes), started, maker, reason, title)
+
+    def _working_day_back(self, days: int, at: dt.time) -> dt.datetime:
+        day, left = self.reference.date(), days
+        while left > 0:
+            day -= dt.timedelta(days=1)
+            left -= self.calendar.is_working_day(day)
+        return dt.datetime.combine(day, at, tzinfo=CHINA_TZ)
 
     def _started(self, kind: str, overdue: bool) -> dt.datetime:
-        ref = self.reference
+        minute = int(self.rng.integers(0, 60))
         if kind == "emergency_change":
-            minutes = int(self.rng.integers(150, 240)) if overdue else int(self.rng.integers(5, 25))
-            return ref - dt.timedelta(minutes=minutes)
+            if overdue:  # the afternoon before: half an hour of working time is long past
+                return self._working_day_back(1, dt.time(15, minute))
+            return self.reference - dt.timedelta(minutes=int(self.rng.integers(5, 25)))
         if overdue:
-            days = int(self.rng.integers(3, 5))
-            return working_days_before(ref, days, dt.time(10, int(self.rng.integers(0, 60))))
-        if kind == "credit_rating":
-            return working_days_before(ref, 2, dt.time(14, int(self.rng.integers(0, 60))))
-        return ref - dt.timedelta(minutes=int(self.rng.integers(60, 8 * 60)))
+            return self._working_day_back(int(self.rng.integers(3, 5)), dt.time(10, minute))
+        if kind == "credit_rating":  # two working days into the notice period
+            return self._working_day_back(2, dt.time(14, minute))
+        return self.reference - dt.timedelta(minutes=int(self.rng.integers(60, 8 * 60)))
 
     def _maker(self, kind: str, shop: int | None, region_id: int) -> int:
         who = MAKERS[kind]
@@ -178,44 +153,21 @@ class _Maker:
             return self.people.county_user[region_id]
         return self.people.city_user[who]
 
-    def _responsible(self, role: str, shop: int | None, region_id: int) -> tuple[int, int | None]:
-        people = self.people
-        if role in ("customer_manager", "market_manager") and shop is not None:
-            cm = int(people.manager[shop])
-            user = cm if role == "customer_manager" else people.market_manager[cm]
-            return people.user(user).org_unit_id, user
-        if role == "county_dept":
-            user = people.county_user[region_id]
-            return people.user(user).org_unit_id, user
-        return people.org_units[0].id, None
-
-    def shop_title(self, kind: str, shop: int) -> str:
-        return f"{self.shops.names[shop]} {TYPE_LABELS[kind]}"
-
     # -- one builder per type -----------------------------------------------------------------
 
     def onboarding(self, overdue: bool) -> None:
         shop = self.take(pool=self.newest)
         changes: list[Change] = [
-            (shop, col, self.value(col, shop), self.value(col, shop, intended=True))
+            (shop, col, self.value(col, shop, intended=True))
             for col in ONBOARDING_FIELDS
             if self.value(col, shop) != self.value(col, shop, intended=True)
         ]
-        self.add(
-            "onboarding",
-            shop,
-            self.region_id(shop),
-            changes,
-            overdue,
-            self.shop_title("onboarding", shop),
-        )
+        self.add("onboarding", shop, changes, overdue)
 
     def change_city(self, overdue: bool) -> None:
         shop = self.take()
-        old = str(self.value("business_format", shop))
-        new = "convenience" if old == "grocery" else "grocery"
-        self.add("change_city", shop, self.region_id(shop), [(shop, "business_format", old, new)],
-                 overdue, self.shop_title("change_city", shop))  # fmt: skip
+        new = "convenience" if self.value("business_format", shop) == "grocery" else "grocery"
+        self.add("change_city", shop, [(shop, "business_format", new)], overdue)
 
     def change_county(self, overdue: bool) -> None:
         shop = self.take()
@@ -223,30 +175,21 @@ class _Maker:
         new_area = round(float(area) * 1.5, 1) if isinstance(area, float) else 60.0
         contact = person_names(self.rng, 1)[0]
         changes: list[Change] = [
-            (shop, "business_area_m2", self.value("business_area_m2", shop), new_area),
-            (shop, "contact_person", self.value("contact_person", shop), contact),
+            (shop, "business_area_m2", new_area),
+            (shop, "contact_person", contact),
         ]
-        self.add(
-            "change_county",
-            shop,
-            self.region_id(shop),
-            changes,
-            overdue,
-            self.shop_title("change_county", shop),
-        )
+        self.add("change_county", shop, changes, overdue)
 
     def phone_change(self, overdue: bool) -> None:
         shop = self.take()
-        new = mobile_phones(self.rng, 1)[0]
-        change: Change = (shop, "phone", self.value("phone", shop), new)
-        title = self.shop_title("phone_change", shop)
-        self.add("phone_change", shop, self.region_id(shop), [change], overdue, title)
+        self.add("phone_change", shop, [(shop, "phone", mobile_phones(self.rng, 1)[0])], overdue)
 
     def location_change(self, overdue: bool) -> None:
         shop = self.take()
         lng, lat = float(self.shops.places.lng[shop]), float(self.shops.places.lat[shop])
         region = self.city.regions[int(self.shops.places.region[shop])]
         x, y = to_metres(np.array([lng]), np.array([lat]))
+        new_lng, new_lat = lng, lat
         for _ in range(50):
             dist, angle = self.rng.uniform(50, 300), self.rng.uniform(0, 2 * np.pi)
             nx, ny = from_metres(x + dist * np.cos(angle), y + dist * np.sin(angle))
@@ -255,15 +198,7 @@ class _Maker:
                 self.city.service_area, new_lng, new_lat
             ):
                 break
-        change: Change = (shop, "location", _point(lng, lat), _point(new_lng, new_lat))
-        self.add(
-            "location_change",
-            shop,
-            self.region_id(shop),
-            [change],
-            overdue,
-            self.shop_title("location_change", shop),
-        )
+        self.add("location_change", shop, [(shop, "location", _point(new_lng, new_lat))], overdue)
 
     def route_change(self, overdue: bool) -> None:
         fleet = self.fleet
@@ -282,17 +217,10 @@ class _Maker:
         new = min(same, key=lambda r: (abs(r.vehicle_id - old.vehicle_id), r.id))
         stops = int((fleet.route == new.id).sum())
         changes: list[Change] = [
-            (shop, "delivery_route_id", old.id, new.id),
-            (shop, "delivery_sequence", int(fleet.sequence[shop]), stops + 1),
+            (shop, "delivery_route", new.id),
+            (shop, "delivery_sequence", stops + 1),
         ]
-        self.add(
-            "route_change",
-            shop,
-            self.region_id(shop),
-            changes,
-            overdue,
-            self.shop_title("route_change", shop),
-        )
+        self.add("route_change", shop, changes, overdue)
 
     def _region_shops(self, ok: BoolArray, want: int) -> tuple[int, list[int]]:
         """Up to ``want`` unused shops matching ``ok``, all in one region (the first, in a
@@ -319,38 +247,27 @@ class _Maker:
             ("order_method", "phone", "online", "订货方式"),
             ("settlement_method", "cash", "electronic", "结算方式"),
         )
-        for column, old, new, label in options:
-            values = np.asarray(cols[column].values)
-            code = cols[column].labels.index(old)
+        for key, old, new, label in options:
+            values = np.asarray(cols[key].values)
             try:
-                region_id, chosen = self._region_shops(values == code, 8)
+                region_id, chosen = self._region_shops(values == cols[key].labels.index(old), 8)
             except LookupError:
                 continue
-            changes: list[Change] = [(i, column, old, new) for i in chosen]
             name = self.city.regions[region_id - 1].spec.name
             title = f"{name}批量变更{label}（{len(chosen)}户）"
-            self.add("bulk_change", None, region_id, changes, overdue, title)
+            changes: list[Change] = [(i, key, new) for i in chosen]
+            self.add_region("bulk_change", region_id, changes, overdue, title)
             return
         raise LookupError("no shops left for a demo bulk ticket")
 
     def emergency_change(self, overdue: bool) -> None:
         shop = self.take()
-        changes: list[Change] = [(shop, "status", "active", "suspended")]
-        self.add(
-            "emergency_change",
-            shop,
-            self.region_id(shop),
-            changes,
-            overdue,
-            self.shop_title("emergency_change", shop),
-        )
+        self.add("emergency_change", shop, [(shop, "status", "suspended")], overdue)
 
     def credit_rating(self, overdue: bool) -> None:
         shop = self.take()
-        old = str(self.value("credit_rating", shop))
-        new = {"A": "B", "B": "C", "C": "D", "D": "C"}[old]
-        self.add("credit_rating", shop, self.region_id(shop), [(shop, "credit_rating", old, new)],
-                 overdue, self.shop_title("credit_rating", shop))  # fmt: skip
+        new = {"A": "B", "B": "C", "C": "D", "D": "C"}[str(self.value("credit_rating", shop))]
+        self.add("credit_rating", shop, [(shop, "credit_rating", new)], overdue)
 
     def classification_recompute(self, overdue: bool) -> None:
         scale = np.asarray(self.shops.cols["business_scale"].values)
@@ -360,33 +277,99 @@ class _Maker:
         for i in chosen:
             market = markets[0] if self.shops.urban[i] else markets[1]
             fmt = FORMATS[int(self.shops.fmt[i])]
-            old_class = f"{market}-{fmt}-2"
-            changes.append((i, "business_scale", 2, 1))
-            changes.append((i, "classification", old_class, f"{market}-{fmt}-1"))
+            changes.append((i, "business_scale", 1))
+            changes.append((i, "classification", f"{market}-{fmt}-1"))
         name = self.city.regions[region_id - 1].spec.name
-        self.add(
-            "classification_recompute",
-            None,
-            region_id,
-            changes,
-            overdue,
-            f"{name}经营规模分类调整（{len(chosen)}户）",
-        )
+        title = f"{name}经营规模分类调整（{len(chosen)}户）"
+        self.add_region("classification_recompute", region_id, changes, overdue, title)
 
 
-def generate_tickets(
-    city: City, shops: Shops, people: People, fleet: Fleet, rng: np.random.Generator
-) -> TicketData:
-    """Two or three open tickets of every type; the first phone and emergency ones overdue.
+def plan_tickets(
+    city: City,
+    shops: Shops,
+    people: People,
+    fleet: Fleet,
+    rng: np.random.Generator,
+    calendar: WorkingCalendar,
+) -> list[Plan]:
+    """Two or three tickets of every type; the first phone and emergency ones overdue.
 
-    A tiny city may get fewer where it has no suitable shop left.
+    A tiny city may get fewer where it has no suitable shop left; a type without a builder
+    here (added to types.toml later) gets none.
     """
-    maker = _Maker(city, shops, people, fleet, rng)
-    for kind in TICKET_TYPES:
-        build: Callable[[bool], None] = getattr(maker, kind)
+    planner = _Planner(city, shops, people, fleet, rng, calendar)
+    for kind in ticket_types():
+        build: Callable[[bool], None] | None = getattr(planner, kind, None)
+        if build is None:
+            continue
         for k in range(int(rng.integers(2, 4))):
             try:
                 build(k == 0 and kind in OVERDUE)
             except LookupError:
                 break  # a tiny city has run out of suitable shops
-    return maker.data
+    return planner.plans
+
+
+# -- opening through the engine -------------------------------------------------------------
+
+
+def _customer(session: Session, shop: int) -> Customer:
+    customer = session.get(Customer, shop + 1)  # COPY gave the shops ids 1..n in order
+    assert customer is not None
+    return customer
+
+
+def _open_one(
+    session: Session, maker: Principal, plan: Plan, vault: Vault, calendar: WorkingCalendar
+) -> None:
+    assert plan.shop is not None
+    customer = _customer(session, plan.shop)
+    raw = {key: value for _, key, value in plan.changes}
+    if plan.kind == "credit_rating":
+        start_rating(
+            session, maker, customer.id, proposed=str(raw["credit_rating"]),
+            evidence=plan.reason, vault=vault, now=plan.started, calendar=calendar,
+        )  # fmt: skip
+        return
+    ticket = open_ticket(
+        session, maker, type_key=plan.kind, customer=customer, vault=vault,
+        values=validate_changes(session, customer, raw), now=plan.started,
+        reason=plan.reason, calendar=calendar,
+    )  # fmt: skip
+    if plan.kind == "onboarding":  # as start_onboarding: licensing's own step is submitted
+        submit_first_step(session, ticket, plan.started, calendar)
+
+
+def _open_regional(
+    session: Session, maker: Principal, plan: Plan, vault: Vault, calendar: WorkingCalendar
+) -> None:
+    shops = sorted({shop for shop, _, _ in plan.changes})
+    ticket = open_ticket(
+        session, maker, type_key=plan.kind, customer=None, values={}, vault=vault,
+        now=plan.started, reason=plan.reason, title=plan.title, region_id=plan.region_id,
+        payload={"shops": len(shops)}, calendar=calendar,
+    )  # fmt: skip
+    for shop, key, value in plan.changes:
+        customer, spec = _customer(session, shop), field(key)
+        new = validate_changes(session, customer, {key: value})[key]
+        session.add(
+            TicketChange(
+                ticket_id=ticket.id, customer_id=customer.id, field_key=key,
+                old_value=stored_form(spec, getattr(customer, spec.column), vault),
+                new_value=stored_form(spec, new, vault),
+            )
+        )  # fmt: skip
+
+
+def open_tickets(
+    session: Session, plans: list[Plan], vault: Vault, calendar: WorkingCalendar
+) -> int:
+    """Open every planned ticket through the engine (in the session's transaction)."""
+    makers: dict[int, Principal] = {}
+    for plan in plans:
+        if plan.maker_id not in makers:
+            makers[plan.maker_id] = load_principal(session, plan.maker_id)
+        opener = _open_one if plan.shop is not None else _open_regional
+        opener(session, makers[plan.maker_id], plan, vault, calendar)
+    session.flush()
+    return len(plans)

@@ -37,7 +37,9 @@ class Outcome:
 
 
 def _lock(session: Session, ticket_id: int) -> Ticket:
-    ticket = session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
+    stmt = select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+    # populate_existing: rows read earlier in the transaction are replaced by the locked ones
+    ticket = session.scalar(stmt.execution_options(populate_existing=True))
     if ticket is None:
         raise DomainError(NOT_FOUND, "找不到该工单", "id")
     return ticket
@@ -45,7 +47,7 @@ def _lock(session: Session, ticket_id: int) -> Ticket:
 
 def _steps(session: Session, ticket: Ticket) -> list[TicketStep]:
     stmt = select(TicketStep).where(TicketStep.ticket_id == ticket.id).order_by(TicketStep.position)
-    return list(session.scalars(stmt))
+    return list(session.scalars(stmt.execution_options(populate_existing=True)))
 
 
 def _active(steps: list[TicketStep]) -> TicketStep | None:
@@ -68,14 +70,14 @@ def _acting_step(
     """The active step the principal may decide, or a DomainError saying why not."""
     if not in_ticket_scope(session, principal, ticket):
         raise DomainError(NOT_FOUND, "找不到该工单，或不在您的管辖范围内", "id")
+    if principal.user_id == ticket.maker_id:  # whatever the state: no race decides the answer
+        raise DomainError(FORBIDDEN, "制单人不能审批自己的工单", "id")
     steps = _steps(session, ticket)
     step = _active(steps)
     if ticket.status == "returned":
         raise DomainError(INVALID, "该工单已退回制单人修改", "id")
     if ticket.status not in OPEN or step is None:
         raise DomainError(INVALID, f"该工单已结束（{ticket.status}），不能再审批", "id")
-    if principal.user_id == ticket.maker_id:
-        raise DomainError(FORBIDDEN, "制单人不能审批自己的工单", "id")
     if principal.role != step.role:
         raise DomainError(FORBIDDEN, f"当前步骤「{step.name}」不由您的角色办理", "id")
     return step, steps
@@ -107,7 +109,10 @@ def _apply(
         ticket.status = "applied"
         return
     customer = session.scalar(
-        select(Customer).where(Customer.id == ticket.customer_id).with_for_update()
+        select(Customer)
+        .where(Customer.id == ticket.customer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     assert customer is not None
     if customer.version != ticket.base_version:
@@ -154,6 +159,8 @@ def approve_ticket(
     step, steps = _acting_step(session, principal, ticket)
     if step.kind == "notice" and step.due_at is not None and now < step.due_at:
         raise DomainError(INVALID, f"公示期未满，{step.due_at:%Y-%m-%d %H:%M} 后方可办理", "id")
+    if step.kind == "notice" and (ticket.payload or {}).get("appeal_open"):
+        raise DomainError(INVALID, "公示期内的申诉尚未处理，处理后方可办理", "id")
     if values:
         not_fillable = [k for k in values if k not in step.fills]
         if not_fillable:

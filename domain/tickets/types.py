@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 
@@ -41,8 +41,8 @@ class TicketTypesError(ValueError):
     pass
 
 
-def _step(type_key: str, raw: dict[str, object]) -> StepSpec:
-    where = f"{TYPES_FILE.name}: [{type_key}] step {raw.get('key')!r}"
+def _step(path: Path, type_key: str, raw: dict[str, object]) -> StepSpec:
+    where = f"{path.name}: [{type_key}] step {raw.get('key')!r}"
     role = str(raw.get("role", ""))
     if role not in ROLES and role not in PLACEHOLDERS:
         raise TicketTypesError(f"{where}: unknown role {role!r}")
@@ -54,7 +54,10 @@ def _step(type_key: str, raw: dict[str, object]) -> StepSpec:
     unknown = [f for f in fills if f not in fields]
     if unknown:
         raise TicketTypesError(f"{where}: unknown fields {unknown}")
-    limit = Decimal(str(raw.get("limit", "")))
+    try:
+        limit = Decimal(str(raw.get("limit", "")))
+    except InvalidOperation:
+        limit = Decimal(0)
     if not limit > 0:
         raise TicketTypesError(f"{where}: limit must be positive")
     notify = raw.get("notify")
@@ -72,7 +75,7 @@ def load_types(path: Path = TYPES_FILE) -> dict[str, TicketType]:
         clock = raw.get("clock", "working_day")
         if clock not in CLOCKS:
             raise TicketTypesError(f"{path.name}: [{key}] unknown clock {clock!r}")
-        steps = tuple(_step(key, s) for s in raw.get("steps", []))
+        steps = tuple(_step(path, key, s) for s in raw.get("steps", []))
         if not steps or sum(s.applies for s in steps) != 1:
             raise TicketTypesError(f"{path.name}: [{key}] needs steps with exactly one `applies`")
         out[key] = TicketType(key=key, name=str(raw["name"]), clock=clock, steps=steps)

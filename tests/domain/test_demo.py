@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
+from sqlalchemy.orm import Session
 
+from domain.access import load_principal
 from domain.catalogue import catalogue
 from domain.demo import DemoSummary, database_is_empty, load_demo
 from domain.demo.common import hilbert_index, largest_remainder
@@ -20,11 +22,17 @@ from domain.demo.load import business_tables
 from domain.demo.numbers import id_check_char
 from domain.demo.purchases import purchase_months, season_factors
 from domain.demo.worktime import add_working_days
+from domain.models import Customer, LedgerEntry, Ticket, TicketChange, User
 from domain.models.org import ROLES
-from domain.models.tickets import TICKET_TYPES
 from domain.passwords import verify_password
+from domain.tickets.decisions import approve_ticket
+from domain.tickets.types import ticket_types
+from domain.vault import Vault
+from domain.workcal import DEFAULT_TZ
 
 AS_OF = dt.date(2025, 3, 18)
+VAULT = Vault(b"retailgis-demo-test-secret-0123456789")
+TICKET_TYPES = frozenset(ticket_types())
 SMALL = 1200
 NEVER_EMPTY = ("customer_code", "shop_name", "licence_no", "location", "admin_region_id", "status",
                "delivery_route_id", "delivery_sequence", "customer_manager_id")  # fmt: skip
@@ -57,7 +65,7 @@ def fingerprint(conn: Connection) -> tuple[Any, Any]:
 
 @pytest.fixture
 def small_city(db_conn: Connection) -> DemoSummary:
-    return load_demo(db_conn, shops=SMALL, seed=7, as_of=AS_OF)
+    return load_demo(db_conn, shops=SMALL, seed=7, as_of=AS_OF, vault=VAULT)
 
 
 # -- the acceptance city ------------------------------------------------------------------------
@@ -68,7 +76,7 @@ def test_default_city_meets_the_acceptance_checks(db_conn: Connection) -> None:
     messages: list[str] = []
 
     # When the default demo city (5,000 shops) is loaded
-    summary = load_demo(db_conn, as_of=AS_OF, progress=messages.append)
+    summary = load_demo(db_conn, as_of=AS_OF, progress=messages.append, vault=VAULT)
 
     # Then there are 5,000 shops, each on a route with a gapless sequence 1..n per route
     assert summary.shops == 5000 == scalar(db_conn, "SELECT count(*) FROM customers")
@@ -166,7 +174,10 @@ def test_people_and_org_units(db_conn: Connection, small_city: DemoSummary) -> N
     assert set(roles) == set(ROLES)
     areas = scalar(db_conn, "SELECT count(*) FROM org_units WHERE kind = 'market_area'")
     assert roles["market_manager"] == areas
-    assert roles["county_dept"] == small_city.regions
+    # two accounts per county and per city role, so a maker is never the only checker
+    assert roles["county_dept"] == 2 * small_city.regions
+    for role in ("market_dept", "delivery_dept", "sales_dept", "licensing", "it_admin"):
+        assert roles[role] == 2, role
     # and customer managers sit in a market area of the county of their shops
     wrong = scalar(db_conn, """
         SELECT count(*) FROM customers c JOIN users u ON u.id = c.customer_manager_id
@@ -216,10 +227,10 @@ def test_one_shared_password_and_credentials(db_conn: Connection, small_city: De
 
 def test_same_seed_same_city_other_seed_differs(db_conn: Connection) -> None:
     # Given a city loaded with seed 7
-    first = load_demo(db_conn, shops=SMALL, seed=7, as_of=AS_OF)
+    first = load_demo(db_conn, shops=SMALL, seed=7, as_of=AS_OF, vault=VAULT)
     a = fingerprint(db_conn)
     # When it is loaded again with the same seed and date
-    second = load_demo(db_conn, shops=SMALL, seed=7, as_of=AS_OF)
+    second = load_demo(db_conn, shops=SMALL, seed=7, as_of=AS_OF, vault=VAULT)
     # Then customers and purchases are identical (only the random password differs)
     assert fingerprint(db_conn) == a
     assert first.credentials == second.credentials
@@ -232,10 +243,10 @@ def test_same_seed_same_city_other_seed_differs(db_conn: Connection) -> None:
 def test_loading_replaces_all_business_data(db_conn: Connection) -> None:
     # Given a loaded city, and a field catalogue that must survive
     catalogue_rows = scalar(db_conn, "SELECT count(*) FROM field_catalogue")
-    load_demo(db_conn, shops=SMALL, seed=1, as_of=AS_OF)
+    load_demo(db_conn, shops=SMALL, seed=1, as_of=AS_OF, vault=VAULT)
     assert not database_is_empty(db_conn)
     # When a smaller city is loaded over it
-    summary = load_demo(db_conn, shops=300, seed=2, as_of=AS_OF)
+    summary = load_demo(db_conn, shops=300, seed=2, as_of=AS_OF, vault=VAULT)
     # Then only the second city remains
     assert scalar(db_conn, "SELECT count(*) FROM customers") == 300
     assert scalar(db_conn, "SELECT max(id) FROM customers") == 300
@@ -413,16 +424,33 @@ def test_tickets_propose_changes_to_current_records(
     )
     # Then there are 2-3 open tickets of each type
     assert set(per_type) == set(TICKET_TYPES) and all(2 <= n <= 3 for n in per_type.values())
-    # and each has one active first step, the later ones waiting
+    # and each has the steps of its type from types.toml, one of them applying, and exactly
+    # one active step with a due time; the steps before it are done, the later ones waiting
     steps = rows(db_conn, """
-        SELECT t.id, s.position, s.status::text, s.started_at IS NOT NULL, s.due_at > s.started_at,
-               s.limit_unit::text, t.type::text
+        SELECT t.id, t.type::text, s.position, s.key, s.status::text, s.applies,
+               s.started_at IS NOT NULL, s.due_at > s.started_at, s.limit_unit::text
         FROM tickets t JOIN ticket_steps s ON s.ticket_id = t.id
         ORDER BY t.id, s.position""")  # fmt: skip
-    for _tid, pos, status, started, due_after, unit, kind in steps:
-        assert (status == "active") == (pos == 1) and started == (pos == 1)
-        assert pos != 1 or due_after
-        assert (unit == "half_hour") == (kind == "emergency_change")
+    by_ticket: dict[int, list[tuple[Any, ...]]] = {}
+    for row in steps:
+        by_ticket.setdefault(row[0], []).append(row)
+    assert len(by_ticket) == small_city.tickets
+    types = ticket_types()
+    for ticket_steps in by_ticket.values():
+        kind = ticket_steps[0][1]
+        type_keys = [s.key for s in types[kind].steps]
+        base = [r[3].split(":")[0] for r in ticket_steps]  # "apply:market_dept" -> "apply"
+        assert set(base) <= set(type_keys) and base == sorted(base, key=type_keys.index)
+        assert sum(r[5] for r in ticket_steps) == 1
+        statuses = [r[4] for r in ticket_steps]
+        assert statuses.count("active") == 1
+        active = statuses.index("active")
+        assert statuses[:active] == ["done"] * active
+        assert statuses[active + 1 :] == ["waiting"] * (len(statuses) - active - 1)
+        assert ticket_steps[active][6] and ticket_steps[active][7]
+        # the maker's own first step is submitted for onboarding and ratings only
+        assert (active == 1) == (kind in ("onboarding", "credit_rating"))
+        assert all((r[8] == "half_hour") == (kind == "emergency_change") for r in ticket_steps)
     day_start = dt.datetime.combine(AS_OF, dt.time(0), tzinfo=dt.timezone(dt.timedelta(hours=8)))
     overdue = scalar(
         db_conn,
@@ -430,12 +458,15 @@ def test_tickets_propose_changes_to_current_records(
         t=day_start,
     )
     assert 2 <= overdue <= 4
-    # and phone changes start from the current phone
+    # and phone changes start from the current phone, sealed (compared by fingerprint)
     phones = rows(db_conn, """
-        SELECT ch.old_value #>> '{}', c.phone, ch.new_value #>> '{}' FROM ticket_changes ch
+        SELECT ch.old_value, c.phone, ch.new_value FROM ticket_changes ch
         JOIN tickets t ON t.id = ch.ticket_id JOIN customers c ON c.id = ch.customer_id
         WHERE t.type = 'phone_change'""")  # fmt: skip
-    assert phones and all(old == cur != new for old, cur, new in phones)
+    assert phones
+    for old, current, new in phones:
+        assert old["fp"] == VAULT.fingerprint(current) != new["fp"]
+        assert VAULT.open(old) == current and current not in json.dumps(old)
     # and location changes move the current point by 50-300 m
     moves = rows(db_conn, """
         SELECT ST_Distance(ST_GeomFromGeoJSON(ch.old_value)::geography, c.location::geography),
@@ -464,6 +495,74 @@ def test_tickets_propose_changes_to_current_records(
         )
         == 0
     )
+
+
+def test_personal_values_in_ticket_changes_are_sealed(
+    db_conn: Connection, small_city: DemoSummary
+) -> None:
+    # Given a small city / Then every personal value a ticket proposes is a vault envelope
+    personal = [spec.key for spec in catalogue() if spec.personal]
+    changes = rows(
+        db_conn,
+        "SELECT field_key, old_value, new_value FROM ticket_changes WHERE field_key = ANY(:k)",
+        k=personal,
+    )
+    assert {key for key, _, _ in changes} >= {"phone", "bank_account"}
+    for _key, old, new in changes:
+        for value in (old, new):
+            assert value is None or (
+                set(value) == {"masked", "fp", "enc"} and "*" in value["masked"]
+            )
+            if value is not None:
+                assert VAULT.open(value) not in json.dumps(value)
+
+
+def test_without_a_vault_the_city_has_no_tickets(db_conn: Connection) -> None:
+    # Given no vault / When a city is loaded / Then its customers are the same, without tickets
+    summary = load_demo(db_conn, shops=300, seed=7, as_of=AS_OF)
+    without = fingerprint(db_conn)
+    assert summary.tickets == 0 == scalar(db_conn, "SELECT count(*) FROM tickets")
+    with_vault = load_demo(db_conn, shops=300, seed=7, as_of=AS_OF, vault=VAULT)
+    assert with_vault.tickets > 0 and fingerprint(db_conn) == without
+
+
+def test_a_demo_phone_change_is_approved_and_applied(
+    db_conn: Connection, small_city: DemoSummary
+) -> None:
+    # Given the demo's phone change tickets
+    with Session(bind=db_conn, join_transaction_mode="create_savepoint") as session:
+        ticket = session.scalars(
+            select(Ticket).where(Ticket.type == "phone_change").order_by(Ticket.id)
+        ).first()
+        assert ticket is not None and ticket.customer_id is not None
+        shop = session.get(Customer, ticket.customer_id)
+        assert shop is not None
+        change = session.scalars(
+            select(TicketChange).where(TicketChange.ticket_id == ticket.id)
+        ).one()
+        # When the market manager of the shop's team and the market dept approve it
+        manager = session.get(User, shop.customer_manager_id)
+        assert manager is not None
+        approver = session.scalar(
+            select(User.id).where(
+                User.role == "market_manager", User.org_unit_id == manager.org_unit_id
+            )
+        )
+        assert approver is not None
+        now = dt.datetime.combine(AS_OF, dt.time(10), tzinfo=DEFAULT_TZ)
+        for user_id in (approver, small_city_user(session, "market_dept")):
+            approve_ticket(session, load_principal(session, user_id), ticket.id, vault=VAULT,
+                           now=now)  # fmt: skip
+        # Then the new phone is on the record, with a ledger entry of the ticket
+        assert ticket.status == "applied" and shop.phone == VAULT.open(change.new_value)
+        entry = session.scalars(select(LedgerEntry).where(LedgerEntry.ticket_id == ticket.id)).one()
+        assert (entry.field_key, entry.new_value["fp"]) == ("phone", change.new_value["fp"])
+
+
+def small_city_user(session: Session, role: str) -> int:
+    user_id = session.scalar(select(User.id).where(User.role == role).order_by(User.id))
+    assert user_id is not None
+    return user_id
 
 
 def test_onboarding_tickets_concern_the_newest_incomplete_shops(
@@ -503,7 +602,7 @@ def test_helpers() -> None:
 @pytest.mark.parametrize("size", [1, 7, 60])
 def test_tiny_cities_load(db_conn: Connection, size: int) -> None:
     # Given a tiny size / When it is loaded / Then every shop is still routed and managed
-    summary = load_demo(db_conn, shops=size, seed=5, as_of=AS_OF)
+    summary = load_demo(db_conn, shops=size, seed=5, as_of=AS_OF, vault=VAULT)
     assert summary.shops == size
     assert (
         scalar(
