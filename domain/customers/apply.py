@@ -11,9 +11,37 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from domain.ledger import Change, stored_form, tracked_fields, write_entries
-from domain.models import Customer
+from domain.models import Customer, Notification
 from domain.values import to_json
 from domain.vault import Vault
+
+# Customers are told when their ordering or delivery arrangements change, whatever the path.
+CUSTOMER_NOTICE_FIELDS = ("order_batch", "order_cycle", "delivery_route")
+WEEKDAYS = "一二三四五六日"
+
+
+def _notice_text(customer: Customer, keys: list[str]) -> str:
+    parts = []
+    if "order_batch" in keys and customer.order_batch:
+        parts.append(f"订货日调整为每周{WEEKDAYS[customer.order_batch - 1]}")
+    if "order_cycle" in keys and customer.order_cycle_days:
+        parts.append(f"订货周期调整为{customer.order_cycle_days}天")
+    if "delivery_route" in keys:
+        parts.append("送货线路已调整，送货日以新线路为准")
+    return f"尊敬的{customer.shop_name}：您的" + "；".join(parts) + "。如有疑问请联系您的客户经理。"
+
+
+def _notify_customer(
+    session: Session, customer: Customer, keys: list[str], ticket_id: int | None
+) -> None:
+    changed = [k for k in keys if k in CUSTOMER_NOTICE_FIELDS]
+    if changed and customer.status != "closed":
+        session.add(
+            Notification(
+                kind="arrangement_change", customer_id=customer.id, ticket_id=ticket_id,
+                text=_notice_text(customer, changed),
+            )
+        )  # fmt: skip
 
 
 def _derived(customer: Customer, values: dict[str, Any], now: dt.datetime) -> None:
@@ -62,5 +90,6 @@ def apply_values(
             session, customer_id=customer.id, changes=changes, actor_id=actor_id,
             request_id=request_id, source=source, ticket_id=ticket_id, at=now,
         )  # fmt: skip
+        _notify_customer(session, customer, [c.key for c in changes], ticket_id)
         session.flush()
     return changes

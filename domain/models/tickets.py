@@ -94,9 +94,10 @@ class TicketStep(Base):
         Index("ix_ticket_steps_ticket_id_position", "ticket_id", "position", unique=True),
         Index("ix_ticket_steps_status_due_at", "status", "due_at"),
         Index(
-            "ix_ticket_steps_active_role_due_at",
+            "ix_ticket_steps_active_role_due_at_id",
             "role",
             "due_at",
+            "id",
             postgresql_where="status = 'active'",
         ),
     )
@@ -149,7 +150,10 @@ class LedgerEntry(Base):
     """
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_customer_id_at", "customer_id", "at"),)
+    __table_args__ = (
+        Index("ix_ledger_entries_customer_id_at", "customer_id", "at"),
+        Index("ix_ledger_entries_ticket_id", "ticket_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[dt.datetime] = utcnow_column()

@@ -221,3 +221,25 @@ def test_the_database_refuses_to_update_or_delete_the_ledger(
             city.execute(text(statement))
     assert city.scalar(select(func.count(LedgerEntry.id))) == count
     assert city.scalar(select(LedgerEntry.new_value)) == "赵六"
+
+
+def test_customers_are_told_when_their_order_day_or_route_changes(
+    city: Session, principal_for: PrincipalFor, vault: Vault
+) -> None:
+    from domain.models import Notification
+
+    # given a shop and the delivery dept, which owns the order cycle
+    shop = _a_shop(city)
+    dd = principal_for("delivery_dept")
+    # when its order cycle changes directly, the customer gets one stored notification
+    update_customer(city, dd, shop.id, shop.version, {"order_cycle": 14}, vault=vault)
+    texts = city.scalars(select(Notification.text).where(Notification.customer_id == shop.id)).all()
+    assert texts == [
+        f"尊敬的{shop.shop_name}：您的订货周期调整为14天。如有疑问请联系您的客户经理。"
+    ]
+    # and a change that does not touch ordering or delivery tells nobody
+    update_customer(city, dd, shop.id, shop.version, {"delivery_segment": "南段"}, vault=vault)
+    assert (
+        city.scalar(select(func.count(Notification.id)).where(Notification.customer_id == shop.id))
+        == 1
+    )
