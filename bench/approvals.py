@@ -49,12 +49,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchdb import bench_database  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 from sqlalchemy import Engine, create_engine, event, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from api.settings import Settings  # noqa: E402
 from domain.access import Principal, load_principal  # noqa: E402
 from domain.catalogue import field  # noqa: E402
 from domain.catalogue.validate import validate_changes  # noqa: E402
@@ -67,8 +67,6 @@ from domain.values import to_json  # noqa: E402
 from domain.vault import Vault  # noqa: E402
 from domain.workcal import DEFAULT_TZ  # noqa: E402
 
-BENCH_PORT = 54339
-BENCH_DB = "retailgis_bench"
 MIN_SHOPS = 5_000
 AS_OF = dt.date(2025, 3, 18)  # the same city as bench/demo_load.py when one is loaded here
 NOW = dt.datetime(2026, 11, 3, 10, 0, tzinfo=DEFAULT_TZ)  # a Tuesday morning
@@ -394,28 +392,8 @@ def measure(url: str) -> dict[str, float]:
 
 
 def main() -> None:
-    from api.db import migrate
-    from api.pgcluster import ClusterConfig, EmbeddedCluster
-
-    settings = Settings.from_env()
-    config = ClusterConfig(
-        data_dir=settings.data_dir / "bench-pg",
-        port=BENCH_PORT,
-        database=BENCH_DB,
-        os_user=settings.pg_os_user,
-    )
-    cluster = EmbeddedCluster(config)
-    started_here = not cluster.status().running
-    state = "starting" if started_here else "already running"
-    print(f"cluster: {cluster.data_dir} port {BENCH_PORT} ({state})")
-    cluster.start()
-    try:
-        url = cluster.url(BENCH_DB)
-        migrate(url)
+    with bench_database() as url:
         figures = measure(url)
-    finally:
-        if started_here:
-            cluster.stop()
     print(json.dumps(figures))
 
 

@@ -32,19 +32,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchdb import bench_database  # noqa: E402
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from api.settings import Settings  # noqa: E402
 from domain.classification import (  # noqa: E402
     ClassificationDiff,
     compute_classification,
     recompute_classification,
 )
 
-BENCH_PORT = 54339
-BENCH_DB = "retailgis_bench"
 SHOPS = 100_000
 AS_OF = dt.date(2025, 3, 18)  # the same city as bench/demo_load.py
 PERIOD = (dt.date(2024, 3, 1), dt.date(2025, 2, 28))  # the 12 full months before AS_OF
@@ -161,28 +159,8 @@ def measure(url: str) -> dict[str, object]:
 
 
 def main() -> None:
-    from api.db import migrate
-    from api.pgcluster import ClusterConfig, EmbeddedCluster
-
-    settings = Settings.from_env()
-    config = ClusterConfig(
-        data_dir=settings.data_dir / "bench-pg",
-        port=BENCH_PORT,
-        database=BENCH_DB,
-        os_user=settings.pg_os_user,
-    )
-    cluster = EmbeddedCluster(config)
-    started_here = not cluster.status().running
-    state = "starting" if started_here else "already running"
-    print(f"cluster: {cluster.data_dir} port {BENCH_PORT} ({state})")
-    cluster.start()
-    try:
-        url = cluster.url(BENCH_DB)
-        migrate(url)
+    with bench_database() as url:
         figures = measure(url)
-    finally:
-        if started_here:
-            cluster.stop()
     print(json.dumps(figures))
 
 

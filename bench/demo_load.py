@@ -24,10 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from api.settings import Settings  # noqa: E402
+from benchdb import bench_database  # noqa: E402
 
-BENCH_PORT = 54339
-BENCH_DB = "retailgis_bench"
 SIZES = (5_000, 100_000)
 AS_OF = dt.date(2025, 3, 18)  # fixed, so every run loads the same city
 
@@ -79,24 +77,7 @@ def main() -> None:
         print(json.dumps(run_one(args.url, args.size)), flush=True)
         return
 
-    from api.db import migrate
-    from api.pgcluster import ClusterConfig, EmbeddedCluster
-
-    settings = Settings.from_env()
-    config = ClusterConfig(
-        data_dir=settings.data_dir / "bench-pg",
-        port=BENCH_PORT,
-        database=BENCH_DB,
-        os_user=settings.pg_os_user,
-    )
-    cluster = EmbeddedCluster(config)
-    started_here = not cluster.status().running
-    state = "starting" if started_here else "already running"
-    print(f"cluster: {cluster.data_dir} port {BENCH_PORT} ({state})")
-    cluster.start()
-    try:
-        url = cluster.url(BENCH_DB)
-        migrate(url)
+    with bench_database() as url:
         results = {}
         for size in SIZES:
             print(f"loading {size} shops…", flush=True)
@@ -104,9 +85,6 @@ def main() -> None:
             r = results[size]
             wall, peak = r["wall_s"], r["peak_mb"]
             print(f"{size:>7} shops: {wall:.2f} s wall (load + commit), peak {peak:.0f} MB")
-    finally:
-        if started_here:
-            cluster.stop()
     print(
         json.dumps(
             {
