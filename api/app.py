@@ -16,13 +16,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from strawberry.asgi import GraphQL
+from strawberry.http.ides import get_graphql_ide_html
 
 from api.db import current_revisions, head_revisions, make_sessionmaker, unit_of_work
+from api.graphql import graphql_endpoint
+from api.secrets import make_vault
 from api.settings import Settings
 from domain.tickets.engine import default_calendar
 from domain.tickets.scheduler import TickReport, tick
-from schema import schema
+from domain.vault import Vault
 
 log = logging.getLogger("retailgis")
 
@@ -83,7 +85,7 @@ async def _tick_forever(engine: Engine, seconds: int) -> None:
         await asyncio.sleep(seconds)
 
 
-def create_app(settings: Settings, engine: Engine) -> Starlette:
+def create_app(settings: Settings, engine: Engine, vault: Vault | None = None) -> Starlette:
     async def healthz(request: Request) -> Response:
         status, body = await run_in_threadpool(_health, engine)
         return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
@@ -104,16 +106,24 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
                 with suppress(asyncio.CancelledError):
                     await task
 
-    graphql = GraphQL(schema, graphql_ide=None if settings.is_production else "graphiql")
+    async def graphiql(request: Request) -> Response:
+        if settings.is_production:
+            return JSONResponse({"errors": [{"message": "请使用 POST 提交 GraphQL 请求"}]}, 405)
+        # GraphiQL's page loads its scripts from a CDN; it works where the browser reaches one.
+        return HTMLResponse(get_graphql_ide_html("graphiql"))
+
     app = Starlette(
         lifespan=lifespan,
         debug=False,
         routes=[
             Route("/", home),
             Route("/healthz", healthz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql_endpoint, methods=["POST"]),
+            Route("/graphql", graphiql, methods=["GET"]),
         ],
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.vault = vault or make_vault(settings)
     return app

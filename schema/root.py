@@ -1,17 +1,29 @@
-"""The root of the GraphQL schema. Features add their fields in later issues."""
+"""The root of the GraphQL schema, composed from the feature modules."""
 
 from __future__ import annotations
 
 import strawberry
 
+from schema.customers.mutations import CustomerMutations
+from schema.customers.queries import CustomerQueries
+from schema.misc import MiscQueries
+from schema.places.queries import PlaceQueries
+from schema.tickets.mutations import TicketMutations
+from schema.tickets.queries import TicketQueries
+
 API_VERSION = "0.1"
 
 
 @strawberry.type(description="Root query")
-class Query:
+class Query(CustomerQueries, MiscQueries, PlaceQueries, TicketQueries):
     @strawberry.field(description="Version of the published API contract")
     def api_version(self) -> str:
         return API_VERSION
 
 
-schema = strawberry.Schema(query=Query)
+@strawberry.type(description="Root mutation")
+class Mutation(CustomerMutations, TicketMutations):
+    pass
+
+
+schema = strawberry.Schema(query=Query, mutation=Mutation)

@@ -1,0 +1,153 @@
+"""customers(filter, first, after, orderBy) and customer(id, code)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+from geoalchemy2 import Geography
+from sqlalchemy import ColumnElement, Select, cast, func, or_, select
+
+from domain.access import customer_scope
+from domain.errors import INVALID, DomainError
+from domain.models import Customer as CustomerRow
+from schema.context import Info
+from schema.customers.types import Customer, CustomerConnection, customer_node
+from schema.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page_size
+from schema.scalars import GeoJSON, PointInput
+
+
+@strawberry.input
+class NearInput:
+    point: PointInput
+    radius_m: float
+
+
+@strawberry.input(description="Customer filters; all given conditions must hold")
+class CustomerFilter:
+    search: str | None = None
+    status: str | None = None
+    business_format: str | None = None
+    market_type: str | None = None
+    business_scale: int | None = None
+    credit_rating: str | None = None
+    route_id: int | None = None
+    manager_id: int | None = None
+    region_id: int | None = None
+    incomplete_only: bool | None = None
+    within: GeoJSON | None = None  # type: ignore[valid-type]
+    near: NearInput | None = None
+    bbox: list[float] | None = strawberry.field(
+        default=None, description="[minLng, minLat, maxLng, maxLat]"
+    )
+
+
+@strawberry.enum
+class CustomerOrder(Enum):
+    CODE = "customer_code"
+    NAME = "shop_name"
+    JOINED_ON = "joined_on"
+    ROUTE_SEQUENCE = "delivery_sequence"
+
+
+def _point(p: PointInput) -> ColumnElement[object]:
+    if p.crs.value != "WGS84":
+        raise DomainError(INVALID, "坐标系转换由 GIS 模块提供，目前仅支持 WGS84", "near.point.crs")
+    return func.ST_SetSRID(func.ST_MakePoint(p.lng, p.lat), 4326)
+
+
+def _conditions(f: CustomerFilter) -> list[ColumnElement[bool]]:
+    c = CustomerRow
+    where: list[ColumnElement[bool]] = []
+    if f.search:
+        like = f"%{f.search.strip()}%"
+        texts = (c.customer_code, c.shop_name, c.licence_no, c.address)
+        where.append(or_(*(t.like(like) for t in texts), c.phone == f.search.strip()))
+    equal = {
+        "status": c.status, "business_format": c.business_format, "market_type": c.market_type,
+        "business_scale": c.business_scale, "credit_rating": c.credit_rating,
+        "route_id": c.delivery_route_id, "manager_id": c.customer_manager_id,
+        "region_id": c.admin_region_id,
+    }  # fmt: skip
+    for name, column in equal.items():
+        value = getattr(f, name)
+        if value is not None:
+            where.append(column == value)
+    if f.within is not None:
+        geom = func.ST_SetSRID(func.ST_GeomFromGeoJSON(_json(f.within)), 4326)
+        where.append(func.ST_Within(c.location, geom))
+    if f.near is not None:
+        if not 0 < f.near.radius_m <= 50_000:
+            raise DomainError(INVALID, "半径须在 0 到 50000 米之间", "near.radiusM")
+        where.append(
+            func.ST_DWithin(
+                cast(c.location, Geography), cast(_point(f.near.point), Geography), f.near.radius_m
+            )
+        )
+    if f.bbox is not None:
+        if len(f.bbox) != 4 or not (f.bbox[0] < f.bbox[2] and f.bbox[1] < f.bbox[3]):
+            raise DomainError(INVALID, "bbox 须为 [minLng, minLat, maxLng, maxLat]", "bbox")
+        where.append(c.location.intersects(func.ST_MakeEnvelope(*f.bbox, 4326)))
+    return where
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def _query(info: Info, f: CustomerFilter | None) -> Select[CustomerRow]:
+    principal = info.context.require()
+    stmt = select(CustomerRow).where(customer_scope(principal))
+    if f is not None:
+        stmt = stmt.where(*_conditions(f))
+    return stmt
+
+
+@strawberry.type
+class CustomerQueries:
+    @strawberry.field(description="Customers in the caller's scope")
+    def customers(
+        self,
+        info: Info,
+        filter: CustomerFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        order_by: CustomerOrder = CustomerOrder.CODE,
+    ) -> CustomerConnection:
+        size, offset = page_size(first), decode_cursor(after)
+        stmt = _query(info, filter)
+        session = info.context.session
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        column = getattr(CustomerRow, order_by.value)
+        rows = session.scalars(
+            stmt.order_by(column, CustomerRow.id).offset(offset).limit(size)
+        ).all()
+        edges = [
+            Edge(cursor=encode_cursor(offset + i), node=customer_node(r))
+            for i, r in enumerate(rows)
+        ]
+        return CustomerConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=offset + len(rows) < total,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=total,
+        )
+
+    @strawberry.field(description="One customer by id or customer code, if in the caller's scope")
+    def customer(
+        self, info: Info, id: int | None = None, code: str | None = None
+    ) -> Customer | None:
+        if (id is None) == (code is None):
+            raise DomainError(INVALID, "请提供 id 或 code 之一", "id")
+        stmt = _query(info, None)
+        stmt = (
+            stmt.where(CustomerRow.id == id)
+            if id is not None
+            else stmt.where(CustomerRow.customer_code == code)
+        )
+        row = info.context.session.scalar(stmt)
+        return customer_node(row) if row is not None else None

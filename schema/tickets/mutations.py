@@ -1,0 +1,10 @@
+"""(filled by the feature)"""
+
+from __future__ import annotations
+
+import strawberry
+
+
+@strawberry.type
+class TicketMutations:
+    pass
