@@ -24,7 +24,7 @@ from api.pgcluster import EmbeddedCluster
 from api.settings import Settings, SettingsError
 from domain.catalogue.sync import sync_catalogue
 from domain.errors import DomainError
-from domain.users import create_token, create_user, list_users
+from domain.users import create_token, create_user, list_tokens, list_users, revoke_token
 
 
 def _settings() -> Settings:
@@ -241,3 +241,35 @@ def tokens_create(username: str, days: int, name: str) -> None:
         secret = create_token(session, username=username, days=days, name=name)
     _say(f"已为 {username} 创建令牌，有效期 {days} 天。请妥善保存，此令牌只显示一次：")
     click.echo(secret)
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+@tokens.command("list")
+@click.option("--user", "username", required=True)
+def tokens_list(username: str) -> None:
+    """A user's tokens: prefix, name, status and times (never the secret)."""
+    now = dt.datetime.now(dt.UTC)
+    with _session(_settings()) as session:
+        rows = list_tokens(session, username)
+    labels = {"active": "有效", "expired": "已过期", "revoked": "已吊销"}
+    for t in rows:
+        click.echo(
+            f"{t.prefix}  {labels[t.status(now)]}  {t.name}  创建 {_when(t.created_at)}"
+            f"  到期 {_when(t.expires_at)}  吊销 {_when(t.revoked_at)}"
+            f"  最近使用 {_when(t.last_used_at)}"
+        )
+    if not rows:
+        _say(f"用户 {username} 没有令牌。")
+
+
+@tokens.command("revoke")
+@click.argument("prefix")
+@click.option("--user", "username", default=None, help="Only among this user's tokens")
+def tokens_revoke(prefix: str, username: str | None) -> None:
+    """Revoke the token with this prefix (as `tokens list` shows it)."""
+    with _session(_settings()) as session:
+        row = revoke_token(session, prefix=prefix, by_user=username)
+    _say(f"令牌 {row.prefix}（{row.username}，{row.name}）已吊销于 {_when(row.revoked_at)}。")

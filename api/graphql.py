@@ -1,5 +1,10 @@
 """POST /graphql: authenticate, bound the request, execute in a worker thread with one
-session (one transaction) per request; unexpected errors are masked and logged."""
+session (one transaction) per request; unexpected errors are masked and logged.
+
+A mutation with one top-level field and an `idempotencyKey` argument is answered once: a
+retry with the same key and the same field and arguments gets the stored body (without
+executing), the same key with other input gets IDEMPOTENCY_MISMATCH. Production uses the
+hardened schema (no introspection, no suggestions)."""
 
 from __future__ import annotations
 
@@ -8,21 +13,37 @@ import datetime as dt
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError
+import strawberry
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    parse,
+    value_from_ast_untyped,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from domain import idempotency
 from domain.access import load_principal
-from domain.errors import DomainError
+from domain.errors import IDEMPOTENCY_MISMATCH, INVALID, DomainError
 from domain.users import user_for_token
 from domain.vault import Vault
-from schema import schema
+from schema import schema as development_schema
 from schema.context import Context
 from schema.loaders import make_loaders
+from schema.root import production_schema
+from schema.security import MAX_TOKENS
 
 log = logging.getLogger("retailgis.graphql")
 MAX_BODY_BYTES = 100_000
@@ -50,26 +71,139 @@ def _format_error(error: GraphQLError, request_id: uuid.UUID) -> dict[str, Any]:
     return out
 
 
-def _execute(factory: sessionmaker[Session], vault: Vault, token: str | None, body: dict[str, Any],
-             request_id: uuid.UUID) -> tuple[int, dict[str, Any]]:  # fmt: skip
+def _render(payload: dict[str, Any]) -> bytes:
+    """The body as Starlette's JSONResponse renders it (stored as is for a replay)."""
+    return json.dumps(
+        payload, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def _refusal(message: str, code: str) -> bytes:
+    return _render({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]})
+
+
+_UNAUTHENTICATED = _render(
+    {"errors": [{"message": "访问令牌无效、已过期或已吊销",
+                 "extensions": {"code": "UNAUTHENTICATED"}}]}
+)  # fmt: skip
+
+
+# --- idempotency keys ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyedCall:
+    key: str
+    field: str  # the mutation field, e.g. updateCustomer
+    request_hash: str
+
+
+def _root_fields(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
+) -> list[FieldNode]:
+    fields: list[FieldNode] = []
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode):
+            fields.append(sel)
+        elif isinstance(sel, InlineFragmentNode):
+            fields += _root_fields(sel.selection_set, fragments, seen)
+        elif isinstance(sel, FragmentSpreadNode) and sel.name.value not in seen:
+            fragment = fragments.get(sel.name.value)
+            seen.add(sel.name.value)
+            if fragment is not None:
+                fields += _root_fields(fragment.selection_set, fragments, seen)
+    return fields
+
+
+def _operation(body: dict[str, Any]) -> tuple[OperationDefinitionNode, list[FieldNode]] | None:
+    """The requested mutation and its top-level fields, if the document is one."""
+    try:
+        document = parse(body["query"], max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return None  # execution reports it
+    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    name = body.get("operationName")
+    named = [o for o in ops if name is None or (o.name is not None and o.name.value == name)]
+    if len(named) != 1 or named[0].operation != OperationType.MUTATION:
+        return None
+    defs = document.definitions
+    fragments = {d.name.value: d for d in defs if isinstance(d, FragmentDefinitionNode)}
+    return named[0], _root_fields(named[0].selection_set, fragments, set())
+
+
+def keyed_call(body: dict[str, Any]) -> KeyedCall | str | None:
+    """The keyed mutation a request makes; a refusal message; or None (not keyed)."""
+    if "idempotencyKey" not in body["query"]:
+        return None
+    found = _operation(body)
+    if found is None:
+        return None
+    op, fields = found
+    if not any(a.name.value == "idempotencyKey" for f in fields for a in f.arguments or ()):
+        return None
+    if len(fields) != 1:
+        return "带 idempotencyKey 的请求只能包含一个变更字段"
+    variables = dict(body.get("variables") or {})
+    for var in op.variable_definitions or ():
+        if var.variable.name.value not in variables and var.default_value is not None:
+            variables[var.variable.name.value] = value_from_ast_untyped(var.default_value)
+    field = fields[0]
+    args = {a.name.value: value_from_ast_untyped(a.value, variables) for a in field.arguments or ()}
+    key = args.pop("idempotencyKey")
+    if key is None or not isinstance(key, str):
+        return None  # no key, or the wrong type (validation reports it)
+    if not 1 <= len(key) <= idempotency.MAX_KEY_LENGTH:
+        return f"idempotencyKey 须为 1 到 {idempotency.MAX_KEY_LENGTH} 个字符"
+    return KeyedCall(key, field.name.value, idempotency.request_hash(field.name.value, args))
+
+
+# --- execution ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    schema: strawberry.Schema  # the development or the production variant
+    token: str | None
+    body: dict[str, Any]
+    request_id: uuid.UUID
+
+
+def _execute(factory: sessionmaker[Session], vault: Vault, call: Call) -> tuple[int, bytes]:
+    keyed = keyed_call(call.body)
+    if isinstance(keyed, str):
+        return 200, _refusal(keyed, INVALID)
     with factory() as session:
         principal = None
-        if token:
-            user = user_for_token(session, token)
+        if call.token:
+            user = user_for_token(session, call.token)
             if user is None:
-                return 401, {"errors": [{"message": "访问令牌无效、已过期或已吊销",
-                                         "extensions": {"code": "UNAUTHENTICATED"}}]}  # fmt: skip
-            principal = load_principal(session, user.id, request_id)
+                return 401, _UNAUTHENTICATED
+            principal = load_principal(session, user.id, call.request_id)
+        if keyed is not None and principal is not None:
+            before = idempotency.claim(session, user_id=principal.user_id, key=keyed.key)
+            if before is not None:
+                session.commit()  # the token's last use; releases the lock
+                if (before.operation, before.request_hash) == (keyed.field, keyed.request_hash):
+                    return 200, before.response.encode("utf-8")
+                return 200, _refusal(
+                    f"idempotencyKey {keyed.key!r} 已用于另一请求（{before.operation}），"
+                    "同一键只能重试完全相同的请求",
+                    IDEMPOTENCY_MISMATCH,
+                )
         context = Context(
             session=session, principal=principal, vault=vault, now=dt.datetime.now(dt.UTC),
-            request_id=request_id, loaders=make_loaders(session),
+            request_id=call.request_id, loaders=make_loaders(session),
         )  # fmt: skip
         result = asyncio.run(
-            schema.execute(
-                body["query"], variable_values=body.get("variables"),
-                operation_name=body.get("operationName"), context_value=context,
+            call.schema.execute(
+                call.body["query"], variable_values=call.body.get("variables"),
+                operation_name=call.body.get("operationName"), context_value=context,
             )
         )  # fmt: skip
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [_format_error(e, call.request_id) for e in result.errors]
+        rendered = _render(payload)
         if result.errors and any(
             e.original_error is not None
             and not isinstance(e.original_error, DomainError | GraphQLError)
@@ -77,11 +211,13 @@ def _execute(factory: sessionmaker[Session], vault: Vault, token: str | None, bo
         ):
             session.rollback()
         else:
+            if keyed is not None and principal is not None and result.data is not None:
+                idempotency.remember(
+                    session, user_id=principal.user_id, key=keyed.key, operation=keyed.field,
+                    hash_=keyed.request_hash, response=rendered.decode("utf-8"),
+                )  # fmt: skip
             session.commit()
-    payload: dict[str, Any] = {"data": result.data}
-    if result.errors:
-        payload["errors"] = [_format_error(e, request_id) for e in result.errors]
-    return 200, payload
+    return 200, rendered
 
 
 async def graphql_endpoint(request: Request) -> Response:
@@ -103,9 +239,16 @@ async def graphql_endpoint(request: Request) -> Response:
         return _error(400, "缺少 query", request_id)
     if body.get("variables") is not None and not isinstance(body["variables"], dict):
         return _error(400, "variables 须为对象", request_id)
+    if body.get("operationName") is not None and not isinstance(body["operationName"], str):
+        return _error(400, "operationName 须为字符串", request_id)
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
-    status, payload = await run_in_threadpool(
-        _execute, request.app.state.sessionmaker, request.app.state.vault, token, body, request_id
+    production = request.app.state.settings.is_production
+    call = Call(production_schema if production else development_schema, token, body, request_id)
+    status, content = await run_in_threadpool(
+        _execute, request.app.state.sessionmaker, request.app.state.vault, call
     )
-    return JSONResponse(payload, status_code=status, headers={"X-Request-Id": str(request_id)})
+    return Response(
+        content, status_code=status, media_type="application/json",
+        headers={"X-Request-Id": str(request_id)},
+    )  # fmt: skip

@@ -10,7 +10,10 @@ from sqlalchemy.orm import Session
 from strawberry.dataloader import DataLoader
 
 from domain.models import Customer, DeliveryRoute, Ticket, User
+from schema.customers.extras import history_loader
+from schema.places.loaders import place_loaders
 from schema.places.types import route_node
+from schema.tickets.loaders import load_changes, load_steps
 from schema.tickets.types import ticket_node
 from schema.users import user_node
 
@@ -58,9 +61,19 @@ def make_loaders(session: Session) -> dict[str, DataLoader[Any, Any]]:
             grouped[row.customer_id].append(ticket_node(row))
         return [grouped[k] for k in keys]
 
+    async def ticket_steps(keys: list[int]) -> list[list[Any]]:
+        return load_steps(session, keys)
+
+    async def ticket_changes(keys: list[int]) -> list[list[Any]]:
+        return load_changes(session, keys)
+
     return {
         "user": DataLoader(users),
         "route": DataLoader(routes),
         "route_stops": DataLoader(route_stops),
         "customer_tickets": DataLoader(customer_tickets),
+        "ticket_steps": DataLoader(ticket_steps),
+        "ticket_changes": DataLoader(ticket_changes),
+        "customer_history": history_loader(session),
+        **place_loaders(session),
     }

@@ -8,6 +8,7 @@ from schema.customers.mutations import CustomerMutations
 from schema.customers.queries import CustomerQueries
 from schema.misc import MiscQueries
 from schema.places.queries import PlaceQueries
+from schema.security import HardenedSchema, limits, production_config
 from schema.tickets.mutations import TicketMutations
 from schema.tickets.queries import TicketQueries
 
@@ -26,4 +27,9 @@ class Mutation(CustomerMutations, TicketMutations):
     pass
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation)
+# Development/test and production differ only in their extensions and error messages;
+# the endpoint picks one by `Settings.is_production`.
+schema = HardenedSchema(query=Query, mutation=Mutation, extensions=limits(production=False))
+production_schema = HardenedSchema(
+    query=Query, mutation=Mutation, extensions=limits(production=True), config=production_config()
+)

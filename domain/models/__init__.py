@@ -3,6 +3,7 @@
 from domain.models.base import Base
 from domain.models.catalogue import FieldDefinition
 from domain.models.customers import Customer, PurchaseRecord
+from domain.models.idempotency import IdempotencyKey
 from domain.models.org import ApiToken, Department, OrgUnit, User
 from domain.models.places import Depot, Region, ServiceArea
 from domain.models.routes import DeliveryRoute, Vehicle
@@ -25,6 +26,7 @@ __all__ = [
     "Depot",
     "Duty",
     "FieldDefinition",
+    "IdempotencyKey",
     "LedgerEntry",
     "Notification",
     "OrgUnit",

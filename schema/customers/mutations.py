@@ -37,6 +37,8 @@ class CustomerMutations:
         version: int,
         changes: list[FieldChangeInput],
         reason: str | None = None,
+        # Applied by the endpoint (api.graphql): a retry with the same key is answered once.
+        idempotency_key: str | None = None,
     ) -> UpdateCustomerPayload:
         ctx = info.context
         principal = ctx.require()

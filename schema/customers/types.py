@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from geoalchemy2.shape import to_shape
+from strawberry.scalars import JSON
 
 from domain.catalogue import catalogue
 from domain.masking import mask
 from domain.models import Customer as CustomerRow
 from schema.context import Info
+from schema.customers.extras import (
+    Completeness,
+    LedgerEntry,
+    completeness_of,
+    customer_history,
+    record_at,
+)
 from schema.customers.fields import CustomerFields
 from schema.pagination import Edge, PageInfo
 from schema.scalars import GeoJSON
@@ -28,6 +37,7 @@ class Customer(CustomerFields):
     id: int
     version: int
     _location: strawberry.Private[object]
+    _row: strawberry.Private[CustomerRow]
 
     @strawberry.field(description="地理位置 (GeoJSON Point, WGS-84)")
     def location(self) -> GeoJSON | None:  # type: ignore[valid-type]
@@ -58,6 +68,20 @@ class Customer(CustomerFields):
     ) -> list[Annotated[Ticket, strawberry.lazy("schema.tickets.types")]]:
         return await info.context.loaders["customer_tickets"].load(self.id)  # type: ignore[no-any-return]
 
+    @strawberry.field(description="修改台帐（最新在前；个人敏感信息脱敏）")
+    async def history(self, info: Info, limit: int = 50) -> list[LedgerEntry]:
+        return await customer_history(info, self.id, limit)
+
+    @strawberry.field(
+        description="某一时刻的档案（字段键 → JSON 值；个人敏感信息脱敏）：当前档案撤销其后的修改"
+    )
+    def as_of(self, info: Info, at: dt.datetime) -> JSON:
+        return JSON(record_at(info, self._row, at))
+
+    @strawberry.field(description="档案完整率（按今天的上海日期计算期限）")
+    def completeness(self, info: Info) -> Completeness:
+        return completeness_of(info, self._row)
+
 
 def customer_node(row: CustomerRow) -> Customer:
     """The node for an in-scope row: every catalogue field, personal values masked."""
@@ -66,7 +90,7 @@ def customer_node(row: CustomerRow) -> Customer:
         value = getattr(row, spec.column)
         name = f"{spec.key}_id" if spec.type.startswith("ref:") else spec.key
         values[name] = mask(spec.type, value) if spec.personal else value
-    return Customer(id=row.id, version=row.version, _location=row.location, **values)
+    return Customer(id=row.id, version=row.version, _location=row.location, _row=row, **values)
 
 
 @strawberry.type

@@ -1,10 +1,123 @@
-"""(filled by the feature)"""
+"""Step decisions: approveTicket, rejectTicket, returnTicket, withdrawTicket. Each runs the
+domain service in a savepoint; a refusal is a payload error and changes nothing.
+
+``idempotencyKey`` is accepted on every mutation and not yet used (the endpoint will keep
+answers by key)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from sqlalchemy import select
+
+from domain.errors import INVALID, DomainError
+from domain.models import Ticket as TicketRow
+from domain.tickets import onboarding, rating
+from domain.tickets.decisions import approve_ticket, reject_ticket, return_ticket, withdraw_ticket
+from schema.context import Context, Info
+from schema.customers.mutations import FieldChangeInput
+from schema.tickets.onboarding import OnboardingMutations
+from schema.tickets.payloads import IdempotencyKey, TicketPayload, forget, in_savepoint
+from schema.tickets.proposals import ProposalMutations
+from schema.tickets.types import ticket_node
+
+
+def _approve(
+    ctx: Context, ticket_id: int, comment: str | None, values: dict[str, Any] | None
+) -> TicketRow:
+    """Approve the active step with the procedure of the ticket's type."""
+    session, principal = ctx.session, ctx.require()
+    kind = session.scalar(select(TicketRow.type).where(TicketRow.id == ticket_id))
+    common: dict[str, Any] = {"vault": ctx.vault, "now": ctx.now, "comment": comment}
+    if kind == onboarding.TYPE_KEY:
+        return onboarding.approve_onboarding_step(
+            session, principal, ticket_id, values=values, **common
+        )
+    if kind == rating.TYPE_KEY:
+        if values:
+            raise DomainError(INVALID, "诚信等级评定的审批不填写字段", "values")
+        return rating.approve_rating_step(session, principal, ticket_id, **common)
+    return approve_ticket(session, principal, ticket_id, values=values, **common)
+
+
+def _payload(ctx: Context, result: tuple[TicketRow | None, list[Any]]) -> TicketPayload:
+    ticket, errors = result
+    if ticket is None:
+        return TicketPayload(ticket=None, errors=errors)
+    forget(ctx, ticket.id, ticket.customer_id)
+    return TicketPayload(ticket=ticket_node(ticket), errors=[])
+
+
+def _text(value: str | None) -> str | None:
+    return value.strip() or None if value is not None else None
 
 
 @strawberry.type
-class TicketMutations:
-    pass
+class TicketMutations(ProposalMutations, OnboardingMutations):
+    @strawberry.mutation(
+        description="Approve the active step (filling its fields, if it has any); the last "
+        "approval applies the change once, or marks the ticket stale"
+    )
+    def approve_ticket(
+        self,
+        info: Info,
+        id: int,
+        comment: str | None = None,
+        values: list[FieldChangeInput] | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> TicketPayload:
+        ctx = info.context
+        ctx.require()
+        filled = {v.field: v.value for v in values} if values else None
+        return _payload(ctx, in_savepoint(ctx, lambda: _approve(ctx, id, _text(comment), filled)))
+
+    @strawberry.mutation(description="Reject the ticket at its active step (a reason is required)")
+    def reject_ticket(
+        self,
+        info: Info,
+        id: int,
+        reason: str | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> TicketPayload:
+        ctx = info.context
+        principal = ctx.require()
+        return _payload(
+            ctx,
+            in_savepoint(
+                ctx,
+                lambda: reject_ticket(ctx.session, principal, id, reason=reason or "", now=ctx.now),
+            ),
+        )
+
+    @strawberry.mutation(description="Return the ticket to its maker for correction")
+    def return_ticket(
+        self,
+        info: Info,
+        id: int,
+        reason: str | None = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> TicketPayload:
+        ctx = info.context
+        principal = ctx.require()
+        return _payload(
+            ctx,
+            in_savepoint(
+                ctx,
+                lambda: return_ticket(ctx.session, principal, id, reason=reason or "", now=ctx.now),
+            ),
+        )
+
+    @strawberry.mutation(description="The maker withdraws an open or returned ticket")
+    def withdraw_ticket(
+        self,
+        info: Info,
+        id: int,
+        idempotency_key: IdempotencyKey = None,
+    ) -> TicketPayload:
+        ctx = info.context
+        principal = ctx.require()
+        return _payload(
+            ctx,
+            in_savepoint(ctx, lambda: withdraw_ticket(ctx.session, principal, id, now=ctx.now)),
+        )
