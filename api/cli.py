@@ -179,7 +179,8 @@ def tick(at: dt.datetime | None) -> None:
         return
     click.echo(
         f"定期任务已执行：新生成任务 {report.duties_created} 项，"
-        f"公示期满自动办结 {report.notices_completed} 项，超期督办 {report.steps_escalated} 项。"
+        f"公示期满自动办结 {report.notices_completed} 项，超期督办 {report.steps_escalated} 项，"
+        f"清理过期幂等键 {report.idempotency_keys_purged} 个。"
     )
     for problem in report.problems:
         _say(f"警告：{problem}")

@@ -38,6 +38,7 @@ from sqlalchemy import bindparam, func, insert, not_, or_, select, text
 from sqlalchemy.orm import Session
 
 from domain.errors import DomainError
+from domain.idempotency import purge as purge_idempotency_keys
 from domain.models import Notification, Ticket, TicketStep
 from domain.models.org import ROLE_LABELS_ZH
 from domain.tickets.duties import due_duties, insert_duties
@@ -109,6 +110,7 @@ class TickReport:
     notices_completed: int = 0
     steps_escalated: int = 0
     problems: tuple[str, ...] = ()
+    idempotency_keys_purged: int = 0
 
 
 def describe_working_time(span: dt.timedelta, day_total: dt.timedelta) -> str:
@@ -239,7 +241,8 @@ def _part(session: Session, problems: list[str], work: Callable[[], int]) -> int
 
 
 def tick(session: Session, *, now: dt.datetime, calendar: WorkingCalendar) -> TickReport:
-    """Generate duties, end notice periods, escalate overdue steps: once across processes.
+    """Generate duties, end notice periods, escalate overdue steps, forget idempotency keys
+    past their retention: once across processes.
 
     The caller commits (the advisory lock is held until then); a caller that does not get
     the lock does nothing and gets ``ran=False``.
@@ -256,4 +259,5 @@ def tick(session: Session, *, now: dt.datetime, calendar: WorkingCalendar) -> Ti
     escalated = _part(
         session, problems, lambda: escalate_overdue(session, now=now, calendar=calendar)
     )
-    return TickReport(True, duties, notices, escalated, tuple(dict.fromkeys(problems)))
+    purged = _part(session, problems, lambda: purge_idempotency_keys(session, now=now))
+    return TickReport(True, duties, notices, escalated, tuple(dict.fromkeys(problems)), purged)

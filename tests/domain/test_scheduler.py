@@ -414,3 +414,22 @@ def test_tick_skips_while_another_connection_holds_the_lock(engine: Engine) -> N
             holder.rollback()
             assert tick(session, now=LATER, calendar=CAL).ran
         other.rollback()
+
+
+def test_tick_forgets_idempotency_keys_past_their_retention(city: Session) -> None:
+    from domain.idempotency import RETENTION
+    from domain.models.idempotency import IdempotencyKey
+
+    # given one key older than the retention and one fresh key
+    user_id = city.scalar(select(User.id).order_by(User.id))
+    assert user_id is not None
+    now = dt.datetime(2026, 11, 23, 9, 0, tzinfo=DEFAULT_TZ)
+    for key, age in (("old", RETENTION + dt.timedelta(hours=1)), ("fresh", dt.timedelta(hours=1))):
+        city.add(IdempotencyKey(user_id=user_id, key=key, operation="updateCustomer",
+                                request_hash="h", response="{}", created_at=now - age))  # fmt: skip
+    city.flush()
+    # when the periodic run ticks
+    report = tick(city, now=now, calendar=default_calendar())
+    # then only the old key is gone
+    assert report.idempotency_keys_purged == 1
+    assert list(city.scalars(select(IdempotencyKey.key))) == ["fresh"]
