@@ -6,6 +6,7 @@ answers by key)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -53,6 +54,20 @@ def _text(value: str | None) -> str | None:
     return value.strip() or None if value is not None else None
 
 
+def _decide(
+    info: Info, service: Callable[..., Any], ticket_id: int, **kwargs: Any
+) -> TicketPayload:
+    """Run a step decision of the caller in a savepoint; a refusal is a payload error."""
+    ctx = info.context
+    principal = ctx.require()
+    return _payload(
+        ctx,
+        in_savepoint(
+            ctx, lambda: service(ctx.session, principal, ticket_id, now=ctx.now, **kwargs)
+        ),
+    )
+
+
 @strawberry.type
 class TicketMutations(ProposalMutations, OnboardingMutations):
     @strawberry.mutation(
@@ -80,15 +95,7 @@ class TicketMutations(ProposalMutations, OnboardingMutations):
         reason: str | None = None,
         idempotency_key: IdempotencyKey = None,
     ) -> TicketPayload:
-        ctx = info.context
-        principal = ctx.require()
-        return _payload(
-            ctx,
-            in_savepoint(
-                ctx,
-                lambda: reject_ticket(ctx.session, principal, id, reason=reason or "", now=ctx.now),
-            ),
-        )
+        return _decide(info, reject_ticket, id, reason=reason or "")
 
     @strawberry.mutation(description="Return the ticket to its maker for correction")
     def return_ticket(
@@ -98,15 +105,7 @@ class TicketMutations(ProposalMutations, OnboardingMutations):
         reason: str | None = None,
         idempotency_key: IdempotencyKey = None,
     ) -> TicketPayload:
-        ctx = info.context
-        principal = ctx.require()
-        return _payload(
-            ctx,
-            in_savepoint(
-                ctx,
-                lambda: return_ticket(ctx.session, principal, id, reason=reason or "", now=ctx.now),
-            ),
-        )
+        return _decide(info, return_ticket, id, reason=reason or "")
 
     @strawberry.mutation(description="The maker withdraws an open or returned ticket")
     def withdraw_ticket(
@@ -115,9 +114,4 @@ class TicketMutations(ProposalMutations, OnboardingMutations):
         id: int,
         idempotency_key: IdempotencyKey = None,
     ) -> TicketPayload:
-        ctx = info.context
-        principal = ctx.require()
-        return _payload(
-            ctx,
-            in_savepoint(ctx, lambda: withdraw_ticket(ctx.session, principal, id, now=ctx.now)),
-        )
+        return _decide(info, withdraw_ticket, id)
