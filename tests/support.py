@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
 
 
 def free_port() -> int:
@@ -19,3 +24,18 @@ def traversable_tmpdir(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("RETAILGIS_TEST_TMP", "/tmp")))
     path.chmod(0o755)
     return path
+
+
+@contextmanager
+def counted_statements(target: Any) -> Iterator[list[str]]:
+    """Collect the SQL statements an engine or connection executes inside the block."""
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(target, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(target, "before_cursor_execute", count)

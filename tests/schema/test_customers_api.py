@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -13,6 +13,7 @@ from domain.errors import ERROR_CODES
 from domain.models import Customer, LedgerEntry, User
 from schema.errors import ErrorCode
 from tests.schema.conftest import Gql
+from tests.support import counted_statements
 
 NESTED = """query($n: Int!) { customers(first: $n) { totalCount edges { node {
   id customerCode phone customerManager { name } route { name stats { stops } }
@@ -239,16 +240,8 @@ def test_nested_customers_issue_the_same_statements_for_10_and_100(
     md = username_of("market_dept")
     counts = []
     for n in (10, 100):
-        statements: list[str] = []
-
-        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            statements.append(statement)  # noqa: B023
-
-        event.listen(api_db, "before_cursor_execute", count)
-        try:
+        with counted_statements(api_db) as statements:
             body = gql(NESTED, {"n": n}, user=md)
-        finally:
-            event.remove(api_db, "before_cursor_execute", count)
         assert "errors" not in body and len(body["data"]["customers"]["edges"]) == n
         counts.append(len(statements))
     assert counts[0] == counts[1] <= 12, counts

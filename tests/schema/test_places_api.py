@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from domain.completeness import customer_completeness
@@ -19,6 +19,7 @@ from domain.models import Customer, DeliveryRoute, Depot, PurchaseRecord, Region
 from domain.tickets.engine import default_calendar
 from schema.scalars import parse_geojson
 from tests.schema.conftest import Gql
+from tests.support import counted_statements
 
 LNG, LAT = (108.0, 110.0), (33.9, 34.7)
 
@@ -289,16 +290,8 @@ def test_nested_routes_issue_the_same_statements_for_few_and_many(
     gql("{ __typename }", user=user)  # the token is made outside the count
     counts, sizes = [], []
     for depot_id in (2, None):
-        statements: list[str] = []
-
-        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            statements.append(statement)  # noqa: B023
-
-        event.listen(api_db, "before_cursor_execute", count)
-        try:
+        with counted_statements(api_db) as statements:
             body = gql(NESTED, {"d": depot_id}, user=user)
-        finally:
-            event.remove(api_db, "before_cursor_execute", count)
         assert "errors" not in body
         routes = body["data"]["routes"]
         assert all(len(r["stops"]) == r["stats"]["stops"] for r in routes)
@@ -317,16 +310,8 @@ def test_history_and_completeness_in_a_customer_list_add_no_statement_per_row(
     gql("{ __typename }", user=md)
     counts = []
     for n in (5, 100):
-        statements: list[str] = []
-
-        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            statements.append(statement)  # noqa: B023
-
-        event.listen(api_db, "before_cursor_execute", count)
-        try:
+        with counted_statements(api_db) as statements:
             body = gql(query, {"n": n}, user=md)
-        finally:
-            event.remove(api_db, "before_cursor_execute", count)
         assert "errors" not in body and len(body["data"]["customers"]["edges"]) == n
         counts.append(len(statements))
     assert counts[0] == counts[1] <= 10, counts

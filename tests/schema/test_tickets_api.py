@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -33,6 +33,7 @@ from domain.models import (
 from domain.tickets.decisions import in_ticket_scope
 from domain.tickets.queue import queue
 from tests.schema.conftest import VAULT, Gql
+from tests.support import counted_statements
 
 NODE = """id type typeName status title reason customerId makerId overdue
   maker { name } customer { id customerCode version }
@@ -744,16 +745,8 @@ def test_nested_tickets_issue_the_same_statements_for_5_and_50(gql: Gql, api_db:
     gql("{ __typename }", user=md)  # the token is made before counting
     counts = []
     for n in (5, 50):
-        statements: list[str] = []
-
-        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            statements.append(statement)  # noqa: B023
-
-        event.listen(api_db, "before_cursor_execute", count)
-        try:
+        with counted_statements(api_db) as statements:
             body = gql(NESTED, {"n": n}, user=md)
-        finally:
-            event.remove(api_db, "before_cursor_execute", count)
         assert "errors" not in body, json.dumps(body)[:500]
         page = body["data"]["tickets"]
         assert len(page["edges"]) == min(n, page["totalCount"]) and page["totalCount"] > 5
