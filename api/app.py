@@ -15,16 +15,19 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
 from api.db import current_revisions, head_revisions, make_sessionmaker, unit_of_work
 from api.graphql import graphql_endpoint
 from api.secrets import make_vault
 from api.settings import Settings
+from api.subscriptions import SubscriptionApp, TicketEventHub, libpq_dsn
 from domain.tickets.engine import default_calendar
 from domain.tickets.scheduler import TickReport, tick
 from domain.vault import Vault
+from schema import schema as development_schema
+from schema.root import production_schema
 
 log = logging.getLogger("retailgis")
 
@@ -98,9 +101,11 @@ def create_app(settings: Settings, engine: Engine, vault: Vault | None = None) -
         seconds = settings.tick_seconds
         task = asyncio.create_task(_tick_forever(engine, seconds)) if seconds > 0 else None
         app.state.tick_task = task
+        hub.start()  # the one LISTEN connection of the process (subscriptions)
         try:
             yield
         finally:
+            await hub.stop()
             if task is not None:
                 task.cancel()
                 with suppress(asyncio.CancelledError):
@@ -112,6 +117,12 @@ def create_app(settings: Settings, engine: Engine, vault: Vault | None = None) -
         # GraphiQL's page loads its scripts from a CDN; it works where the browser reaches one.
         return HTMLResponse(get_graphql_ide_html("graphiql"))
 
+    sessions = make_sessionmaker(engine)
+    hub = TicketEventHub(libpq_dsn(engine))
+    subscriptions = SubscriptionApp(
+        production_schema if settings.is_production else development_schema, hub, sessions
+    )
+
     app = Starlette(
         lifespan=lifespan,
         debug=False,
@@ -120,10 +131,12 @@ def create_app(settings: Settings, engine: Engine, vault: Vault | None = None) -
             Route("/healthz", healthz),
             Route("/graphql", graphql_endpoint, methods=["POST"]),
             Route("/graphql", graphiql, methods=["GET"]),
+            WebSocketRoute("/graphql", subscriptions),
         ],
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = sessions
+    app.state.ticket_events = hub
     app.state.vault = vault or make_vault(settings)
     return app

@@ -11,6 +11,7 @@ from schema.places.queries import PlaceQueries
 from schema.security import HardenedSchema, limits, production_config
 from schema.tickets.mutations import TicketMutations
 from schema.tickets.queries import TicketQueries
+from schema.tickets.subscriptions import TicketSubscriptions
 
 API_VERSION = "0.1"
 
@@ -27,9 +28,20 @@ class Mutation(CustomerMutations, TicketMutations):
     pass
 
 
+@strawberry.type(description="Root subscription")
+class Subscription(TicketSubscriptions):
+    pass
+
+
 # Development/test and production differ only in their extensions and error messages;
 # the endpoint picks one by `Settings.is_production`.
-schema = HardenedSchema(query=Query, mutation=Mutation, extensions=limits(production=False))
+schema = HardenedSchema(
+    query=Query, mutation=Mutation, subscription=Subscription, extensions=limits(production=False)
+)
 production_schema = HardenedSchema(
-    query=Query, mutation=Mutation, extensions=limits(production=True), config=production_config()
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=limits(production=True),
+    config=production_config(),
 )

@@ -1,0 +1,207 @@
+"""WebSocket /graphql: GraphQL subscriptions (graphql-transport-ws) fed by PostgreSQL.
+
+One listener per process (`TicketEventHub`): a psycopg async connection that LISTENs on
+`ticket_events` (migration 0006) and fans each notification out to the subscribers'
+queues; it reconnects after a failure. Nothing polls tables. Notifications arrive at commit.
+
+The connection authenticates in `connection_init` (`{"authorization": "Bearer …"}`); a
+missing or invalid token closes it (4403). Only subscriptions run over the socket: queries
+and mutations stay with POST /graphql.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import psycopg
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
+
+from domain.access import Principal, load_principal
+from domain.errors import DomainError
+from domain.users import user_for_token
+from schema.tickets.subscriptions import EventsContext, RawTicketEvent
+
+log = logging.getLogger("retailgis.subscriptions")
+CHANNEL = "ticket_events"
+QUEUE_SIZE = 1000  # events a slow subscriber may lag behind; older ones are dropped
+RETRY_SECONDS = (0.5, 1, 2, 5, 10)
+
+
+def libpq_dsn(engine: Engine) -> str:
+    """The engine's database as a libpq URI (psycopg connects to it directly)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class TicketEventHub:
+    """The process's one LISTEN connection and its subscribers' queues."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._queues: set[asyncio.Queue[RawTicketEvent]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._queues)
+
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    def start(self) -> None:
+        """Start the listener in the running loop unless it runs there already."""
+        loop = asyncio.get_running_loop()
+        if self._task is not None and not self._task.done() and self._loop is loop:
+            return
+        self._loop = loop
+        self._listening = asyncio.Event()
+        self._task = loop.create_task(self._run(), name="ticket-events-listener")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    async def wait_listening(self, timeout: float = 10.0) -> None:
+        self.start()
+        await asyncio.wait_for(self._listening.wait(), timeout)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[AsyncIterator[RawTicketEvent]]:
+        self.start()
+        queue: asyncio.Queue[RawTicketEvent] = asyncio.Queue(QUEUE_SIZE)
+        self._queues.add(queue)
+        try:
+            yield _drain(queue)
+        finally:
+            self._queues.discard(queue)
+
+    def publish(self, event: RawTicketEvent) -> None:
+        for queue in list(self._queues):
+            if queue.full():  # a subscriber that does not keep up loses its oldest events
+                with suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(event)
+
+    def _dispatch(self, payload: str) -> None:
+        try:
+            event = RawTicketEvent.from_payload(json.loads(payload))
+        except (ValueError, KeyError, TypeError):
+            log.warning("ticket_events: ignoring a malformed notification: %.200s", payload)
+            return
+        self.publish(event)
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self._listening.set()
+                    if failures:
+                        log.info("ticket_events: listening again after %d failures", failures)
+                    failures = 0
+                    async for notify in conn.notifies():
+                        self._dispatch(notify.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Events committed while disconnected are lost; subscribers stay subscribed.
+                log.warning("ticket_events listener failed (%s); reconnecting", exc)
+            finally:
+                self._listening.clear()
+            await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+            failures += 1
+
+
+async def _drain(queue: asyncio.Queue[RawTicketEvent]) -> AsyncIterator[RawTicketEvent]:
+    while True:
+        yield await queue.get()
+
+
+def bearer(params: dict[str, Any]) -> str | None:
+    """The token of a connection_init payload's `authorization` (any key case)."""
+    for key, value in params.items():
+        is_auth = key.lower() == "authorization" and isinstance(value, str)
+        if is_auth and value.lower().startswith("bearer "):
+            return value[7:].strip() or None
+    return None
+
+
+def authenticate(factory: sessionmaker[Session], token: str) -> Principal | None:
+    with factory() as session:
+        user = user_for_token(session, token)
+        if user is None:
+            return None
+        try:
+            principal = load_principal(session, user.id, uuid.uuid4())
+        except DomainError:
+            return None
+        session.commit()  # the token's last use
+        return principal
+
+
+class _SubscriptionsOnly:
+    """The schema as the WebSocket transport sees it: only subscription operations run."""
+
+    def __init__(self, schema: BaseSchema) -> None:
+        self._schema = schema
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._schema, name)
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        allowed: Iterable[OperationType] = (OperationType.SUBSCRIPTION,)
+        kwargs["allowed_operation_types"] = allowed
+        return await self._schema.stream(*args, **kwargs)
+
+
+class SubscriptionApp(GraphQL[EventsContext, None]):
+    """strawberry's ASGI app restricted to graphql-transport-ws subscriptions."""
+
+    def __init__(
+        self, schema: BaseSchema, hub: TicketEventHub, factory: sessionmaker[Session]
+    ) -> None:
+        super().__init__(
+            _SubscriptionsOnly(schema),  # type: ignore[arg-type]
+            graphql_ide=None,
+            allow_queries_via_get=False,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            max_subscriptions_per_connection=10,
+        )  # fmt: skip
+        self.hub = hub
+        self.factory = factory
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> EventsContext:
+        return EventsContext(session_factory=self.factory, events=self.hub)
+
+    async def on_ws_connect(self, context: EventsContext) -> UnsetType:
+        token = bearer(context.connection_params or {})
+        principal = await run_in_threadpool(authenticate, self.factory, token) if token else None
+        if principal is None:
+            raise ConnectionRejectionError()
+        context.principal = principal
+        self.hub.start()
+        ack: UnsetType = UNSET  # a plain connection_ack
+        return ack

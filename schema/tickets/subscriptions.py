@@ -1,0 +1,114 @@
+"""The `ticketEvents` subscription: committed ticket changes in the caller's scope, live.
+
+Events come from the database (NOTIFY ticket_events, migration 0006) through the process's
+one listener (``api.subscriptions``); the transport authenticates the connection from its
+`connection_init` payload and puts the principal into an ``EventsContext``. Each event is
+checked against the caller's ticket scope (``schema.tickets.scope.ticket_scope``) with a
+short-lived session, so the answer follows the same rule as the `tickets` query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import strawberry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from strawberry.types import Info as StrawberryInfo
+
+from domain.access import Principal, role_rights
+from domain.models import Ticket as TicketRow
+from schema.context import NotAuthenticated
+from schema.tickets.scope import ticket_scope
+
+
+@dataclass(frozen=True)
+class RawTicketEvent:
+    """One notification of the `ticket_events` channel, as the trigger sends it."""
+
+    ticket_id: int
+    status: str
+    type: str
+    customer_id: int | None
+    region_id: int | None
+    maker_id: int | None
+    at: dt.datetime
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> RawTicketEvent:
+        at = data.get("at")
+        when = dt.datetime.fromisoformat(at) if isinstance(at, str) else dt.datetime.now(dt.UTC)
+        return cls(
+            ticket_id=int(data["ticketId"]), status=str(data["status"]), type=str(data["type"]),
+            customer_id=data.get("customerId"), region_id=data.get("regionId"),
+            maker_id=data.get("makerId"), at=when,
+        )  # fmt: skip
+
+
+class EventSource(Protocol):
+    """The process's fan-out of ticket events: a queue per subscriber while subscribed."""
+
+    def subscribe(self) -> AbstractAsyncContextManager[AsyncIterator[RawTicketEvent]]: ...
+
+
+@dataclass
+class EventsContext:
+    """The context of a subscription connection (graphql-transport-ws)."""
+
+    session_factory: Callable[[], Session]
+    events: EventSource
+    principal: Principal | None = None
+    connection_params: dict[str, Any] = field(default_factory=dict)
+
+    def require(self) -> Principal:
+        if self.principal is None:
+            raise NotAuthenticated()
+        return self.principal
+
+
+EventsInfo = StrawberryInfo[EventsContext, None]
+
+
+@strawberry.type(description="A committed change of a ticket in the caller's scope")
+class TicketEvent:
+    ticket_id: int
+    status: str
+    type: str
+    customer_id: int | None
+    at: dt.datetime = strawberry.field(description="When the change was made (its transaction)")
+
+
+def in_scope(ctx: EventsContext, principal: Principal, event: RawTicketEvent) -> bool:
+    """The `tickets` query's rule for one ticket; city roles and makers need no query."""
+    if role_rights(principal.role).scope == "city" or event.maker_id == principal.user_id:
+        return True
+    with ctx.session_factory() as session:
+        found = session.scalar(
+            select(TicketRow.id).where(TicketRow.id == event.ticket_id, ticket_scope(principal))
+        )
+        return found is not None
+
+
+@strawberry.type
+class TicketSubscriptions:
+    @strawberry.subscription(
+        description="Ticket changes in the caller's scope as they are committed "
+        "(graphql-transport-ws; authorize in connection_init)"
+    )
+    async def ticket_events(self, info: EventsInfo) -> AsyncGenerator[TicketEvent, None]:
+        ctx = info.context
+        if not isinstance(ctx, EventsContext):
+            raise NotAuthenticated()
+        principal = ctx.require()
+        async with ctx.events.subscribe() as events:
+            async for event in events:
+                if await run_in_threadpool(in_scope, ctx, principal, event):
+                    yield TicketEvent(
+                        ticket_id=event.ticket_id, status=event.status, type=event.type,
+                        customer_id=event.customer_id, at=event.at,
+                    )  # fmt: skip

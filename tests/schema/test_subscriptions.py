@@ -1,0 +1,154 @@
+"""The `ticketEvents` subscription over graphql-transport-ws: committed ticket changes in
+the caller's scope arrive as `next` messages; others are filtered; no token, no socket."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, not_, select, update
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient, WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
+
+from api.subscriptions import TicketEventHub, bearer
+from domain.access import load_principal
+from domain.models import Ticket, User
+from schema.tickets.scope import ticket_scope
+
+pytestmark = pytest.mark.timeout(60)
+
+PROTOCOL = ["graphql-transport-ws"]
+SUBSCRIPTION = "subscription { ticketEvents { ticketId status type customerId at } }"
+_pool = ThreadPoolExecutor(max_workers=4)
+
+
+def _receive(ws: WebSocketTestSession, timeout: float = 10.0) -> dict[str, Any]:
+    """The next message, failing (not hanging) when none comes in time."""
+    return _pool.submit(ws.receive_json).result(timeout=timeout)  # type: ignore[no-any-return]
+
+
+def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _hub(client: TestClient) -> TicketEventHub:
+    hub: TicketEventHub = client.app.state.ticket_events  # type: ignore[attr-defined]
+    return hub
+
+
+def _connect(ws: WebSocketTestSession, token: str) -> None:
+    ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+    assert _receive(ws)["type"] == "connection_ack"
+
+
+def _subscribe(client: TestClient, ws: WebSocketTestSession, op_id: str = "1") -> None:
+    hub = _hub(client)
+    before = hub.subscribers
+    ws.send_json({"id": op_id, "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+    _wait_for(lambda: hub.subscribers > before and hub.listening, "the subscription")
+
+
+def _set_status(engine: Engine, ticket_id: int, status: str) -> None:
+    """Another session changes a ticket and commits (as a decision would)."""
+    with Session(engine) as s, s.begin():
+        s.execute(update(Ticket).where(Ticket.id == ticket_id).values(status=status))
+
+
+def _scoped_tickets(api_db: Engine, username: str) -> tuple[list[Ticket], list[Ticket]]:
+    """Tickets in and out of the user's scope (not made by them: the scope rule decides)."""
+    with Session(api_db) as s:
+        user = s.scalars(select(User).where(User.username == username)).one()
+        principal = load_principal(s, user.id)
+        base = select(Ticket).where(Ticket.maker_id != user.id).order_by(Ticket.id)
+        inside = list(s.scalars(base.where(ticket_scope(principal))))
+        outside = list(s.scalars(base.where(not_(ticket_scope(principal)))))
+    return inside, outside
+
+
+def test_an_in_scope_change_arrives_and_others_are_filtered(
+    api_db: Engine, client: TestClient, token_for: Any, username_of: Any
+) -> None:
+    cm = username_of("customer_manager")
+    inside, outside = _scoped_tickets(api_db, cm)
+    assert inside and outside, "the demo city has tickets on both sides of the scope"
+    mine, other = inside[0], outside[0]
+    with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+        assert ws.accepted_subprotocol == "graphql-transport-ws"
+        _connect(ws, token_for(cm))
+        _subscribe(client, ws)
+        _set_status(api_db, other.id, "withdrawn")  # not the caller's: no event
+        _set_status(api_db, mine.id, "withdrawn")
+        message = _receive(ws)
+        assert message["type"] == "next", message
+        assert message["id"] == "1"
+        event = message["payload"]["data"]["ticketEvents"]
+        assert event["ticketId"] == mine.id
+        assert event["status"] == "withdrawn"
+        assert event["type"] == mine.type
+        assert event["customerId"] == mine.customer_id
+        assert event["at"]
+        assert set(event) == {"ticketId", "status", "type", "customerId", "at"}
+        ws.send_json({"id": "1", "type": "complete"})
+        _wait_for(lambda: _hub(client).subscribers == 0, "the unsubscription")
+
+
+def test_a_city_role_sees_every_change_and_uncommitted_ones_do_not_arrive(
+    api_db: Engine, client: TestClient, token_for: Any, username_of: Any
+) -> None:
+    city = username_of("market_dept")
+    with Session(api_db) as s:
+        first, second = s.scalars(select(Ticket).order_by(Ticket.id.desc()).limit(2)).all()
+    with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+        _connect(ws, token_for(city))
+        _subscribe(client, ws)
+        with Session(api_db) as s:  # rolled back: nothing is delivered
+            s.execute(update(Ticket).where(Ticket.id == first.id).values(status="stale"))
+            s.rollback()
+        _set_status(api_db, second.id, "rejected")
+        event = _receive(ws)["payload"]["data"]["ticketEvents"]
+        assert (event["ticketId"], event["status"]) == (second.id, "rejected")
+
+
+@pytest.mark.parametrize("payload", [{}, {"authorization": "Bearer not-a-token"}])
+def test_a_connection_without_a_valid_token_is_refused(
+    client: TestClient, payload: dict[str, str]
+) -> None:
+    with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+        ws.send_json({"type": "connection_init", "payload": payload})
+        with pytest.raises(WebSocketDisconnect) as refused:
+            _receive(ws)
+        assert refused.value.code == 4403
+
+
+def test_subscribing_before_connection_init_is_refused(client: TestClient) -> None:
+    with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+        with pytest.raises(WebSocketDisconnect) as refused:
+            _receive(ws)
+        assert refused.value.code == 4401
+
+
+def test_queries_and_mutations_stay_with_post(
+    client: TestClient, token_for: Any, username_of: Any
+) -> None:
+    with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+        _connect(ws, token_for(username_of("market_dept")))
+        ws.send_json({"id": "q", "type": "subscribe", "payload": {"query": "{ apiVersion }"}})
+        message = _receive(ws)
+        assert message["type"] == "error", message
+        assert message["id"] == "q"
+
+
+def test_bearer_of_connection_params() -> None:
+    assert bearer({"authorization": "Bearer abc"}) == "abc"
+    assert bearer({"Authorization": "bearer  abc "}) == "abc"
+    assert bearer({"authorization": "Basic abc"}) is None
+    assert bearer({"authorization": 3}) is None
+    assert bearer({}) is None
