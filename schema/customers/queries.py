@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 
 import strawberry
@@ -79,16 +80,30 @@ def _conditions(f: CustomerFilter) -> list[ColumnElement[bool]]:
     if f.near is not None:
         if not 0 < f.near.radius_m <= 50_000:
             raise DomainError(INVALID, "半径须在 0 到 50000 米之间", "near.radiusM")
-        where.append(
-            func.ST_DWithin(
-                cast(c.location, Geography), cast(_point(f.near.point), Geography), f.near.radius_m
-            )
-        )
+        where.extend(_near(f.near))
     if f.bbox is not None:
         if len(f.bbox) != 4 or not (f.bbox[0] < f.bbox[2] and f.bbox[1] < f.bbox[3]):
             raise DomainError(INVALID, "bbox 须为 [minLng, minLat, maxLng, maxLat]", "bbox")
         where.append(c.location.intersects(func.ST_MakeEnvelope(*f.bbox, 4326)))
     return where
+
+
+METRES_PER_DEGREE = 111_320.0
+
+
+def _near(near: NearInput) -> list[ColumnElement[bool]]:
+    """Within radiusM metres: a bounding box on the geometry (served by the GiST index),
+    then the exact distance on the spheroid through geography."""
+    point, radius = near.point, near.radius_m
+    dlat = radius / METRES_PER_DEGREE * 1.01
+    dlng = dlat / max(math.cos(math.radians(point.lat)), 0.01)
+    box = func.ST_MakeEnvelope(
+        point.lng - dlng, point.lat - dlat, point.lng + dlng, point.lat + dlat, 4326
+    )
+    exact = func.ST_DWithin(
+        cast(CustomerRow.location, Geography), cast(_point(point), Geography), radius
+    )
+    return [CustomerRow.location.intersects(box), exact]
 
 
 def _json(value: object) -> str:
