@@ -28,6 +28,7 @@ from domain.tickets.scheduler import TickReport, tick
 from domain.vault import Vault
 from schema import schema as development_schema
 from schema.root import production_schema
+from schema.security import describe_unexpected
 
 log = logging.getLogger("retailgis")
 
@@ -73,8 +74,8 @@ async def _tick_forever(engine: Engine, seconds: int) -> None:
     while True:
         try:
             report = await run_in_threadpool(_tick_once, engine)
-        except Exception:
-            log.exception("periodic run failed")
+        except Exception as exc:
+            log.error("periodic run failed: %s", describe_unexpected(exc, "tick"))
         else:
             if report.ran:
                 log.info(

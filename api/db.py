@@ -20,7 +20,10 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
+    """The application's engine. Bound parameters (which may be phone numbers, bank
+    accounts, ID numbers) are kept out of exception texts, so logs never carry them."""
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("hide_parameters", True)
     return create_engine(url, **kwargs)
 
 

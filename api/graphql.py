@@ -65,7 +65,7 @@ def _format_error(error: GraphQLError, request_id: uuid.UUID) -> dict[str, Any]:
         out = {"message": original.message, "path": error.path,
                "extensions": {"code": original.code, "field": original.field}}  # fmt: skip
     else:
-        log.error("request %s: unexpected error in %s", request_id, error.path, exc_info=original)
+        # logged once, by the schema's process_errors (schema/security.py)
         out = {"message": "服务器内部错误，请联系管理员并提供请求编号", "path": error.path,
                "extensions": {"code": "INTERNAL", "requestId": str(request_id)}}  # fmt: skip
     return out

@@ -128,7 +128,7 @@ class TicketEventHub:
                 raise
             except Exception as exc:
                 # Events committed while disconnected are lost; subscribers stay subscribed.
-                log.warning("ticket_events listener failed (%s); reconnecting", exc)
+                log.warning("ticket_events listener failed (%s); reconnecting", type(exc).__name__)
             finally:
                 self._listening.clear()
             await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])

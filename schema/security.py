@@ -10,7 +10,9 @@ In production introspection is off and "Did you mean ..." suggestions are remove
 
 from __future__ import annotations
 
+import logging
 import re
+import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +48,9 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.types.execution import ExecutionContext
 
+from domain.errors import DomainError
 from schema.pagination import DEFAULT_FIRST, MAX_FIRST
 
 MAX_DEPTH = 10
@@ -57,6 +61,7 @@ MAX_COST = 50_000
 # strawberry's depth and alias walkers (which re-walk a fragment at every spread) linear.
 MAX_EXPANDED = 10_000
 _CEILING = 10**15  # costs saturate here: nested lists would otherwise grow without bound
+log = logging.getLogger("retailgis.graphql")
 _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 
 # --- expansion: how big a document is once its fragments are spread -----------------------
@@ -306,13 +311,39 @@ def limits(*, production: bool) -> list[type[SchemaExtension]]:
     return extensions
 
 
+def describe_unexpected(exc: BaseException, path: object) -> str:
+    """A log line for an unexpected error: its type, SQLSTATE and where it was raised
+    (file, line, function), never its message nor source lines: database messages and
+    validation errors echo values, which may be personal data."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    state = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+    frames = " <- ".join(
+        f"{f.filename}:{f.lineno} in {f.name}"
+        for f in reversed(traceback.extract_tb(exc.__traceback__))
+    )
+    return f"unexpected {type(exc).__name__}{state} in {path} at {frames}"
+
+
 class HardenedSchema(strawberry.Schema):
     """Removes every "Did you mean ..." (fields, arguments, types, enum values), not only
-    the field suggestions strawberry's ``disable_field_suggestions`` covers."""
+    the field suggestions strawberry's ``disable_field_suggestions`` covers; logs only
+    unexpected errors, described without their messages (strawberry's own logging would
+    write every error's message, variable values included)."""
 
     @staticmethod
     def remove_field_suggestion(error: GraphQLError) -> None:
         error.message = _SUGGESTION.sub("", error.message)
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        context = execution_context.context if execution_context else None
+        request_id = getattr(context, "request_id", None)
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, GraphQLError | DomainError):
+                continue  # expected: answered to the client, not logged
+            log.error("request %s: %s", request_id, describe_unexpected(original, error.path))
 
 
 def production_config() -> strawberry.schema.config.StrawberryConfig:
@@ -326,6 +357,7 @@ __all__ = [
     "MAX_TOKENS",
     "CostLimiter",
     "HardenedSchema",
+    "describe_unexpected",
     "limits",
     "production_config",
     "query_cost",
