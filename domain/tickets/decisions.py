@@ -12,13 +12,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.access import Principal, customer_scope, role_rights
+from domain.access import Principal
 from domain.catalogue import field
 from domain.catalogue.validate import validate_changes
 from domain.customers.apply import apply_values
 from domain.errors import FORBIDDEN, INVALID, NOT_FOUND, DomainError
 from domain.models import Customer, Notification, Ticket, TicketChange, TicketStep
 from domain.tickets.engine import activate, default_calendar, record_changes
+from domain.tickets.scope import in_ticket_scope
 from domain.tickets.types import ticket_type
 from domain.values import from_json
 from domain.vault import Vault
@@ -52,16 +53,6 @@ def _steps(session: Session, ticket: Ticket) -> list[TicketStep]:
 
 def _active(steps: list[TicketStep]) -> TicketStep | None:
     return next((s for s in steps if s.status == "active"), None)
-
-
-def in_ticket_scope(session: Session, principal: Principal, ticket: Ticket) -> bool:
-    if ticket.customer_id is not None:
-        found = session.scalar(
-            select(Customer.id).where(Customer.id == ticket.customer_id, customer_scope(principal))
-        )
-        return found is not None
-    scope = role_rights(principal.role).scope
-    return scope == "city" or (scope == "county" and principal.region_id == ticket.region_id)
 
 
 def _acting_step(

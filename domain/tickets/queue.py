@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.access import Principal, customer_scope, role_rights
+from domain.access import Principal
 from domain.models import Customer, Ticket, TicketStep
 from domain.tickets.engine import default_calendar
+from domain.tickets.scope import ticket_scope
 from domain.tickets.types import ticket_types
 from domain.workcal import WorkingCalendar
 
@@ -34,18 +35,6 @@ class QueueItem:
     shop_name: str | None
 
 
-def _ticket_scope(principal: Principal) -> ColumnElement[bool]:
-    scope = role_rights(principal.role).scope
-    if scope == "city":
-        return true()
-    no_customer = Ticket.customer_id.is_(None)
-    if scope == "county":
-        return or_(
-            customer_scope(principal), and_(no_customer, Ticket.region_id == principal.region_id)
-        )
-    return customer_scope(principal)
-
-
 def queue(
     session: Session,
     principal: Principal,
@@ -63,7 +52,7 @@ def queue(
         TicketStep.role == principal.role,
         Ticket.status.in_(("open", "applied")),
         Ticket.maker_id != principal.user_id,
-        _ticket_scope(principal),
+        ticket_scope(principal, own=False),
     ]
     if type_key:
         where.append(Ticket.type == type_key)

@@ -36,9 +36,10 @@ from domain.catalogue import field
 from domain.catalogue.normalise import normalise_value
 from domain.errors import FORBIDDEN, INVALID, NOT_FOUND, DomainError
 from domain.models import Customer, Ticket, TicketChange, TicketStep
-from domain.tickets.decisions import approve_ticket, in_ticket_scope
+from domain.tickets.decisions import approve_ticket
 from domain.tickets.engine import default_calendar, open_ticket
 from domain.tickets.onboarding import ordered_steps, submit_first_step
+from domain.tickets.scope import in_ticket_scope
 from domain.values import to_json
 from domain.vault import Vault
 from domain.workcal import WorkingCalendar

@@ -13,10 +13,10 @@ from domain.models import Ticket as TicketRow
 from domain.models import TicketStep
 from domain.models.tickets import TICKET_STATUSES
 from domain.tickets.queue import queue
+from domain.tickets.scope import ticket_scope
 from schema.context import Info
 from schema.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page_size
 from schema.tickets.loaders import IN_PROGRESS
-from schema.tickets.scope import ticket_scope
 from schema.tickets.types import Ticket, TicketConnection, ticket_node
 
 QUEUE_BATCH = 1000

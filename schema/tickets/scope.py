@@ -1,36 +1,19 @@
-"""Which tickets a caller sees, as SQL (the rule of ``domain.tickets.decisions.in_ticket_scope``
-for a whole list), and a loader of the tickets' customers that applies the customer scope.
-
-A ticket is in scope when its customer is in the caller's customer scope; a ticket without
-a customer (bulk, classification) is seen by the city roles and, for its county, by the
-county roles; and the caller always sees the tickets they made.
-"""
+"""A loader of the tickets' customers that applies the customer scope. Which tickets a
+caller sees is the domain's rule: ``domain.tickets.scope.ticket_scope``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import select
 from strawberry.dataloader import DataLoader
 
-from domain.access import Principal, customer_scope, role_rights
+from domain.access import customer_scope
 from domain.models import Customer as CustomerRow
-from domain.models import Ticket
 from schema.context import Context
 from schema.customers.types import Customer, customer_node
 
 CUSTOMERS_IN_SCOPE = "ticket_customers_in_scope"
-
-
-def ticket_scope(principal: Principal) -> ColumnElement[bool]:
-    scope = role_rights(principal.role).scope
-    if scope == "city":
-        return true()
-    of_customer = Ticket.customer_id.in_(select(CustomerRow.id).where(customer_scope(principal)))
-    customer_less: ColumnElement[bool] = false()
-    if scope == "county" and principal.region_id is not None:
-        customer_less = and_(Ticket.customer_id.is_(None), Ticket.region_id == principal.region_id)
-    return or_(of_customer, customer_less, Ticket.maker_id == principal.user_id)
 
 
 def customers_in_scope(ctx: Context) -> DataLoader[int, Customer | None]:

@@ -3,7 +3,7 @@
 Events come from the database (NOTIFY ticket_events, migration 0006) through the process's
 one listener (``api.subscriptions``); the transport authenticates the connection from its
 `connection_init` payload and puts the principal into an ``EventsContext``. Each event is
-checked against the caller's ticket scope (``schema.tickets.scope.ticket_scope``) with a
+checked against the caller's ticket scope (``domain.tickets.scope.ticket_scope``) with a
 short-lived session, so the answer follows the same rule as the `tickets` query.
 """
 
@@ -23,8 +23,8 @@ from strawberry.types import Info as StrawberryInfo
 
 from domain.access import Principal, role_rights
 from domain.models import Ticket as TicketRow
+from domain.tickets.scope import ticket_scope
 from schema.context import NotAuthenticated
-from schema.tickets.scope import ticket_scope
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from starlette.websockets import WebSocketDisconnect
 from api.subscriptions import TicketEventHub, bearer
 from domain.access import load_principal
 from domain.models import Ticket, User
-from schema.tickets.scope import ticket_scope
+from domain.tickets.scope import ticket_scope
 
 pytestmark = pytest.mark.timeout(60)
 

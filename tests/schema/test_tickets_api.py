@@ -30,8 +30,8 @@ from domain.models import (
     TicketStep,
     User,
 )
-from domain.tickets.decisions import in_ticket_scope
 from domain.tickets.queue import queue
+from domain.tickets.scope import in_ticket_scope
 from tests.schema.conftest import VAULT, Gql
 from tests.support import counted_statements
 
