@@ -29,18 +29,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.models.base import Base, pg_enum, utcnow_column
 
-TICKET_TYPES = (
-    "onboarding",
-    "change_city",
-    "change_county",
-    "phone_change",
-    "location_change",
-    "route_change",
-    "bulk_change",
-    "emergency_change",
-    "credit_rating",
-    "classification_recompute",
-)
 TICKET_STATUSES = ("open", "returned", "approved", "applied", "rejected", "withdrawn", "stale")
 STEP_STATUSES = ("waiting", "active", "done", "skipped")
 STEP_DECISIONS = ("approve", "reject", "return", "withdraw")

@@ -21,7 +21,6 @@ from domain.demo.gaps import OCCASIONAL_GAPS, ONBOARDING_GAPS
 from domain.demo.load import business_tables
 from domain.demo.numbers import id_check_char
 from domain.demo.purchases import purchase_months, season_factors
-from domain.demo.worktime import add_working_days
 from domain.models import Customer, LedgerEntry, Ticket, TicketChange, User
 from domain.models.org import ROLES
 from domain.passwords import verify_password
@@ -591,9 +590,6 @@ def test_helpers() -> None:
     assert largest_remainder(10, [1, 1, 1]).tolist() == [4, 3, 3]
     assert largest_remainder(5, [0, 100, 1], minimum=1).tolist() == [0, 4, 1]
     assert id_check_char("11010519491231002") == "X"
-    friday = dt.datetime(2025, 3, 14, 16, 0, tzinfo=dt.UTC)
-    assert add_working_days(friday, 0.5) == dt.datetime(2025, 3, 17, 12, 0, tzinfo=dt.UTC)
-    assert add_working_days(friday, 1) == dt.datetime(2025, 3, 17, 16, 0, tzinfo=dt.UTC)
     xs = np.array([0.0, 0.0, 1.0, 1.0])
     ys = np.array([0.0, 1.0, 1.0, 0.0])
     assert hilbert_index(xs, ys, order=1).tolist() == [0, 1, 2, 3]
