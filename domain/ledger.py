@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.catalogue import FieldSpec, catalogue
@@ -90,25 +90,44 @@ class HistoryEntry:
     new: Any
 
 
+def histories(
+    session: Session, customer_ids: Sequence[int], *, limit: int = 200
+) -> dict[int, list[HistoryEntry]]:
+    """The newest ``limit`` entries of each customer in one statement, newest first;
+    personal values appear only in masked form."""
+    fields = tracked_fields()
+    ranked = (
+        select(
+            LedgerEntry,
+            func.row_number()
+            .over(partition_by=LedgerEntry.customer_id, order_by=LedgerEntry.id.desc())
+            .label("n"),
+        )
+        .where(LedgerEntry.customer_id.in_(customer_ids))
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked, User.display_name)
+        .outerjoin(User, ranked.c.actor_id == User.id)
+        .where(ranked.c.n <= limit)
+        .order_by(ranked.c.customer_id, ranked.c.id.desc())
+    )
+    out: dict[int, list[HistoryEntry]] = {cid: [] for cid in customer_ids}
+    for e in rows:
+        spec = fields.get(e.field_key)
+        out[e.customer_id].append(
+            HistoryEntry(
+                id=e.id, at=e.at, actor=e.display_name, source=e.source, ticket_id=e.ticket_id,
+                field_key=e.field_key, label_zh=spec.label_zh if spec else e.field_key,
+                old=shown(e.old_value), new=shown(e.new_value),
+            )
+        )  # fmt: skip
+    return out
+
+
 def history(session: Session, customer_id: int, *, limit: int = 200) -> list[HistoryEntry]:
     """Newest first; personal values appear only in masked form."""
-    fields = tracked_fields()
-    rows = session.execute(
-        select(LedgerEntry, User.display_name)
-        .outerjoin(User, LedgerEntry.actor_id == User.id)
-        .where(LedgerEntry.customer_id == customer_id)
-        .order_by(LedgerEntry.id.desc())
-        .limit(limit)
-    )
-    return [
-        HistoryEntry(
-            id=e.id, at=e.at, actor=name, source=e.source, ticket_id=e.ticket_id,
-            field_key=e.field_key,
-            label_zh=fields[e.field_key].label_zh if e.field_key in fields else e.field_key,
-            old=shown(e.old_value), new=shown(e.new_value),
-        )
-        for e, name in rows
-    ]  # fmt: skip
+    return histories(session, [customer_id], limit=limit)[customer_id]
 
 
 def current_record(customer: Customer) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import strawberry
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
@@ -20,12 +19,9 @@ from strawberry.scalars import JSON
 from domain.completeness import customer_completeness
 from domain.customers.present import present_record
 from domain.errors import INVALID, DomainError
-from domain.ledger import record_as_of, tracked_fields
+from domain.ledger import HistoryEntry, histories, record_as_of
 from domain.models import Customer as CustomerRow
-from domain.models import LedgerEntry as LedgerRow
-from domain.models import User
 from domain.tickets.engine import default_calendar
-from domain.vault import shown
 from domain.workcal import WorkingCalendar
 from schema.context import Info
 
@@ -61,39 +57,20 @@ class Completeness:
     overdue: bool
 
 
+def _entry(e: HistoryEntry) -> LedgerEntry:
+    return LedgerEntry(
+        at=e.at, actor=e.actor, source=e.source, ticket_id=e.ticket_id, field=e.field_key,
+        label=e.label_zh, old=e.old, new=e.new,
+    )  # fmt: skip
+
+
 def history_loader(session: Session) -> DataLoader[tuple[int, int], list[LedgerEntry]]:
     """Keys ``(customer_id, limit)``; newest first, one statement for a whole page."""
 
     async def load(keys: list[tuple[int, int]]) -> list[list[LedgerEntry]]:
         ids, most = sorted({k for k, _ in keys}), max(n for _, n in keys)
-        ranked = (
-            select(
-                LedgerRow,
-                func.row_number()
-                .over(partition_by=LedgerRow.customer_id, order_by=LedgerRow.id.desc())
-                .label("n"),
-            )
-            .where(LedgerRow.customer_id.in_(ids))
-            .subquery()
-        )
-        rows = session.execute(
-            select(ranked, User.display_name)
-            .outerjoin(User, ranked.c.actor_id == User.id)
-            .where(ranked.c.n <= most)
-            .order_by(ranked.c.customer_id, ranked.c.id.desc())
-        ).all()
-        fields = tracked_fields()
-        grouped: dict[int, list[LedgerEntry]] = {i: [] for i in ids}
-        for r in rows:
-            spec = fields.get(r.field_key)
-            grouped[r.customer_id].append(
-                LedgerEntry(
-                    at=r.at, actor=r.display_name, source=r.source, ticket_id=r.ticket_id,
-                    field=r.field_key, label=spec.label_zh if spec else r.field_key,
-                    old=shown(r.old_value), new=shown(r.new_value),
-                )
-            )  # fmt: skip
-        return [grouped[i][:n] for i, n in keys]
+        found = histories(session, ids, limit=most)
+        return [[_entry(e) for e in found[i][:n]] for i, n in keys]
 
     return DataLoader(load)
 
