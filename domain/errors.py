@@ -5,7 +5,7 @@ The codes are part of the API contract (mirrored in GraphQL's UserError.code).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 NOT_FOUND = "NOT_FOUND"
 FORBIDDEN = "FORBIDDEN"
@@ -49,3 +49,15 @@ class ValidationFailed(DomainError):
     def __init__(self, errors: Sequence[DomainError]) -> None:
         super().__init__(INVALID, "；".join(e.message for e in errors) or "输入无效")
         self.errors = tuple(errors)
+
+
+def renamed(err: DomainError, names: Mapping[str, str]) -> DomainError:
+    """The error with its fields renamed, e.g. catalogue keys to an API's argument names."""
+
+    def one(e: DomainError) -> DomainError:
+        field = names.get(e.field, e.field) if e.field is not None else None
+        return DomainError(e.code, e.message, field)
+
+    if isinstance(err, ValidationFailed):
+        return ValidationFailed([one(e) for e in err.errors])
+    return one(err)

@@ -10,14 +10,14 @@ import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
 from domain.catalogue import catalogue
-from domain.errors import DomainError
+from domain.errors import DomainError, renamed
 from domain.models import Customer as CustomerRow
 from domain.models import Ticket as TicketRow
 from domain.tickets.onboarding import start_onboarding
 from schema.context import Context, Info
 from schema.customers.types import customer_node
 from schema.scalars import PointInput
-from schema.tickets.payloads import IdempotencyKey, OnboardCustomerPayload, in_savepoint, renamed
+from schema.tickets.payloads import IdempotencyKey, OnboardCustomerPayload, in_savepoint
 from schema.tickets.proposals import wgs84
 from schema.tickets.types import ticket_node
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import strawberry
 
-from domain.errors import DomainError, ValidationFailed
+from domain.errors import DomainError
 from schema.context import Context
 from schema.customers.types import Customer
 from schema.errors import UserError, user_errors
@@ -63,15 +63,3 @@ def forget(ctx: Context, ticket_id: int, customer_id: int | None) -> None:
         loader = ctx.loaders.get(name)
         if loader is not None and loader.cache_map.get(key) is not None:
             loader.clear(key)
-
-
-def renamed(err: DomainError, names: Mapping[str, str]) -> DomainError:
-    """The error with its fields named as the mutation's arguments (catalogue key -> input)."""
-
-    def one(e: DomainError) -> DomainError:
-        field = names.get(e.field, e.field) if e.field is not None else None
-        return DomainError(e.code, e.message, field)
-
-    if isinstance(err, ValidationFailed):
-        return ValidationFailed([one(e) for e in err.errors])
-    return one(err)
