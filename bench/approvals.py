@@ -60,7 +60,7 @@ from domain.catalogue import field  # noqa: E402
 from domain.catalogue.validate import validate_changes  # noqa: E402
 from domain.ledger import stored_form  # noqa: E402
 from domain.models import Customer, Ticket, User  # noqa: E402
-from domain.tickets.decisions import bulk_approve  # noqa: E402
+from domain.tickets.approval import bulk_approve  # noqa: E402
 from domain.tickets.engine import default_calendar, open_ticket  # noqa: E402
 from domain.tickets.queue import queue  # noqa: E402
 from domain.values import to_json  # noqa: E402

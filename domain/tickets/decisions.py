@@ -5,8 +5,7 @@ decisions serialise; the last approval applies the change once, or marks the tic
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -26,15 +25,6 @@ from domain.vault import Vault
 from domain.workcal import WorkingCalendar
 
 OPEN = ("open", "applied")  # applied tickets may still have verification steps
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ticket_id: int
-    ok: bool
-    status: str | None
-    code: str | None = None
-    message: str | None = None
 
 
 def _lock(session: Session, ticket_id: int) -> Ticket:
@@ -279,33 +269,3 @@ def withdraw_ticket(
     ticket.status, ticket.closed_at, ticket.updated_at = "withdrawn", now, now
     session.flush()
     return ticket
-
-
-def bulk_approve(
-    session: Session,
-    principal: Principal,
-    ticket_ids: Sequence[int],
-    *,
-    vault: Vault,
-    now: dt.datetime,
-    comment: str | None = None,
-    calendar: WorkingCalendar | None = None,
-) -> list[Outcome]:
-    """Approve many tickets, each decided on its own (a failure leaves the others)."""
-    outcomes = []
-    for ticket_id in sorted(set(ticket_ids)):
-        try:
-            with session.begin_nested():
-                ticket = approve_ticket(
-                    session,
-                    principal,
-                    ticket_id,
-                    vault=vault,
-                    now=now,
-                    comment=comment,
-                    calendar=calendar,
-                )
-            outcomes.append(Outcome(ticket_id, True, ticket.status))
-        except DomainError as err:
-            outcomes.append(Outcome(ticket_id, False, None, err.code, err.message))
-    return outcomes

@@ -10,12 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from sqlalchemy import select
 
-from domain.errors import INVALID, DomainError
 from domain.models import Ticket as TicketRow
-from domain.tickets import onboarding, rating
-from domain.tickets.decisions import approve_ticket, reject_ticket, return_ticket, withdraw_ticket
+from domain.tickets.approval import approve
+from domain.tickets.decisions import reject_ticket, return_ticket, withdraw_ticket
 from schema.context import Context, Info
 from schema.customers.mutations import FieldChangeInput
 from schema.tickets.onboarding import OnboardingMutations
@@ -27,19 +25,10 @@ from schema.tickets.types import ticket_node
 def _approve(
     ctx: Context, ticket_id: int, comment: str | None, values: dict[str, Any] | None
 ) -> TicketRow:
-    """Approve the active step with the procedure of the ticket's type."""
-    session, principal = ctx.session, ctx.require()
-    kind = session.scalar(select(TicketRow.type).where(TicketRow.id == ticket_id))
-    common: dict[str, Any] = {"vault": ctx.vault, "now": ctx.now, "comment": comment}
-    if kind == onboarding.TYPE_KEY:
-        return onboarding.approve_onboarding_step(
-            session, principal, ticket_id, values=values, **common
-        )
-    if kind == rating.TYPE_KEY:
-        if values:
-            raise DomainError(INVALID, "诚信等级评定的审批不填写字段", "values")
-        return rating.approve_rating_step(session, principal, ticket_id, **common)
-    return approve_ticket(session, principal, ticket_id, values=values, **common)
+    return approve(
+        ctx.session, ctx.require(), ticket_id, vault=ctx.vault, now=ctx.now, comment=comment,
+        values=values,
+    )  # fmt: skip
 
 
 def _payload(ctx: Context, result: tuple[TicketRow | None, list[Any]]) -> TicketPayload:

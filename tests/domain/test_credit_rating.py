@@ -279,3 +279,21 @@ def test_update_customer_refuses_the_rating_even_to_licensing(
             )  # fmt: skip
         assert [(e.code, e.field) for e in err.value.errors] == [(READ_ONLY_FIELD, "credit_rating")]
     assert snapshot(city, shop.id) == before
+
+
+def test_bulk_approval_uses_the_rating_procedure(
+    city: Session, principal_for: PrincipalFor, vault: Vault, shop: Customer, officer: Principal
+) -> None:
+    from domain.tickets.approval import bulk_approve
+
+    # Given a rating whose shop was edited during the notice (plain approval would go stale)
+    ticket = _start(city, principal_for, shop, vault)
+    cm = principal_for("customer_manager", of_customer=shop)
+    update_customer(city, cm, shop.id, shop.version, {"contact_person": "孙建国"}, vault=vault)
+    approve_ticket(city, officer, ticket.id, vault=vault, now=NOTICE_DUE)
+    # When the final step is approved in bulk
+    outcomes = bulk_approve(city, officer, [ticket.id], vault=vault, now=NOTICE_DUE)
+    # Then the rating procedure ran: applied, not stale
+    assert [(o.ok, o.status) for o in outcomes] == [(True, "applied")]
+    city.expire_all()
+    assert shop.credit_rating == "C"

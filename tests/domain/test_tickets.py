@@ -34,9 +34,9 @@ from domain.models import (
     TicketStep,
     User,
 )
+from domain.tickets.approval import bulk_approve
 from domain.tickets.decisions import (
     approve_ticket,
-    bulk_approve,
     reject_ticket,
     resubmit_ticket,
     return_ticket,
