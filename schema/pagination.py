@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import base64
-from typing import Generic, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+from strawberry.types.nodes import SelectedField, Selection
 
 from domain.errors import INVALID, DomainError
+
+if TYPE_CHECKING:
+    from schema.context import Info
 
 MAX_FIRST = 200
 DEFAULT_FIRST = 50
@@ -48,3 +55,29 @@ def page_size(first: int | None) -> int:
     if not 0 <= first <= MAX_FIRST:
         raise DomainError(INVALID, f"first 须在 0 到 {MAX_FIRST} 之间", "first")
     return first
+
+
+def _selects(selections: Sequence[Selection], name: str) -> bool:
+    """Whether a field of this name is selected here, directly or through fragments."""
+    for s in selections:
+        if isinstance(s, SelectedField):
+            if s.name == name:
+                return True
+        elif _selects(s.selections, name):
+            return True
+    return False
+
+
+def page(
+    info: Info, session: Session, stmt: Select[Any], order: Sequence[Any], size: int, offset: int
+) -> tuple[list[Any], bool, int]:
+    """A page of ``stmt`` (rows, has next page, total). The total is counted only when the
+    query asks for ``totalCount``; the next page is known by fetching one row more."""
+    rows = list(session.scalars(stmt.order_by(*order).offset(offset).limit(size + 1)))
+    has_next = len(rows) > size
+    rows = rows[:size]
+    wanted = any(_selects(f.selections, "totalCount") for f in info.selected_fields)
+    total = (
+        (session.scalar(select(func.count()).select_from(stmt.subquery())) or 0) if wanted else 0
+    )
+    return rows, has_next, total

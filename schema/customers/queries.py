@@ -14,7 +14,7 @@ from domain.errors import INVALID, DomainError
 from domain.models import Customer as CustomerRow
 from schema.context import Info
 from schema.customers.types import Customer, CustomerConnection, customer_node
-from schema.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page_size
+from schema.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page, page_size
 from schema.scalars import GeoJSON, PointInput
 
 
@@ -134,11 +134,8 @@ class CustomerQueries:
         size, offset = page_size(first), decode_cursor(after)
         stmt = _query(info, filter)
         session = info.context.session
-        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         column = getattr(CustomerRow, order_by.value)
-        rows = session.scalars(
-            stmt.order_by(column, CustomerRow.id).offset(offset).limit(size)
-        ).all()
+        rows, has_next, total = page(info, session, stmt, (column, CustomerRow.id), size, offset)
         edges = [
             Edge(cursor=encode_cursor(offset + i), node=customer_node(r))
             for i, r in enumerate(rows)
@@ -146,7 +143,7 @@ class CustomerQueries:
         return CustomerConnection(
             edges=edges,
             page_info=PageInfo(
-                has_next_page=offset + len(rows) < total,
+                has_next_page=has_next,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
             total_count=total,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, exists, false, func, not_, select
+from sqlalchemy import ColumnElement, Select, exists, false, not_, select
 
 from domain.access import Principal
 from domain.errors import INVALID, DomainError
@@ -15,7 +15,7 @@ from domain.models.tickets import TICKET_STATUSES
 from domain.tickets.queue import queue
 from domain.tickets.scope import ticket_scope
 from schema.context import Info
-from schema.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page_size
+from schema.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page, page_size
 from schema.tickets.loaders import IN_PROGRESS
 from schema.tickets.types import Ticket, TicketConnection, ticket_node
 
@@ -97,15 +97,14 @@ class TicketQueries:
         size, offset = page_size(first), decode_cursor(after)
         stmt = tickets_query(info, filter)
         session = info.context.session
-        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        rows = session.scalars(stmt.order_by(TicketRow.id.desc()).offset(offset).limit(size)).all()
+        rows, has_next, total = page(info, session, stmt, (TicketRow.id.desc(),), size, offset)
         edges = [
             Edge(cursor=encode_cursor(offset + i), node=ticket_node(r)) for i, r in enumerate(rows)
         ]
         return TicketConnection(
             edges=edges,
             page_info=PageInfo(
-                has_next_page=offset + len(rows) < total,
+                has_next_page=has_next,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
             total_count=total,

@@ -253,3 +253,37 @@ def test_transport_refusals(client: TestClient) -> None:
     assert batch.status_code == 400 and "批量" in batch.json()["errors"][0]["message"]
     huge = client.post("/graphql", json={"query": "{ __typename }" + " " * 200_000})
     assert huge.status_code == 413
+
+
+def test_the_total_is_counted_only_when_asked_for(
+    gql: Gql, username_of: Any, api_db: Engine
+) -> None:
+    md = username_of("market_dept")
+    gql("{ __typename }", user=md)
+    with_total = (
+        "{ customers(first: 5) { totalCount pageInfo { hasNextPage } edges { node { id } } } }"
+    )
+    without = (
+        "{ customers(first: 5) { ...Page } }"
+        " fragment Page on CustomerConnection { pageInfo { hasNextPage } }"
+    )
+    with counted_statements(api_db) as a:
+        body = gql(with_total, user=md)
+    with counted_statements(api_db) as b:
+        assert gql(without, user=md)["data"]["customers"]["pageInfo"]["hasNextPage"] is True
+    assert body["data"]["customers"]["totalCount"] == 300 and len(b) == len(a) - 1
+    # the last page knows it is the last without counting
+    last = gql(
+        '{ customers(first: 200, after: "'
+        + _cursor(199)
+        + '") { pageInfo { hasNextPage } edges { node { id } } } }',
+        user=md,
+    )
+    assert last["data"]["customers"]["pageInfo"]["hasNextPage"] is False
+    assert len(last["data"]["customers"]["edges"]) == 100
+
+
+def _cursor(offset: int) -> str:
+    from schema.pagination import encode_cursor
+
+    return encode_cursor(offset)
