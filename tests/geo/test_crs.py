@@ -206,8 +206,8 @@ def test_vectorised_equals_scalar() -> None:
         # iterates until its slowest point converges, so it may take one step more
         assert to_lng.shape == from_lat.shape == (20, 20) and to_lng.dtype == np.float64
         for i, j in np.ndindex(20, 20):
-            scalar_to = to_wgs84(lng[i, j], lat[i, j], crs)
-            scalar_from = from_wgs84(lng[i, j], lat[i, j], crs)
+            scalar_to = to_wgs84(float(lng[i, j]), float(lat[i, j]), crs)
+            scalar_from = from_wgs84(float(lng[i, j]), float(lat[i, j]), crs)
             assert np.allclose(scalar_to, (to_lng[i, j], to_lat[i, j]), rtol=0, atol=1e-10)
             assert np.allclose(scalar_from, (from_lng[i, j], from_lat[i, j]), rtol=0, atol=1e-10)
     # And the inputs are untouched
