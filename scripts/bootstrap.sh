@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting)
+APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting osm2pgrouting)
 # Browser tests of the admin use Debian's Chromium; installed when present in this list.
 if [ "${RETAILGIS_WITH_BROWSER:-0}" = 1 ]; then APT_PACKAGES+=(chromium chromium-driver); fi
 

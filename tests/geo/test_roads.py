@@ -1,0 +1,402 @@
+"""Road-network travel costs: the real osm2pgrouting into real PostGIS, and pgRouting's matrix
+against shortest paths computed independently in Python (tests/geo/osm_grid.py)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.pool import NullPool
+
+from api.pgcluster import EmbeddedCluster
+from geo.roads import (
+    DEFAULT_MAPCONFIG,
+    ConnParams,
+    ImportSummary,
+    NoRoadNetworkError,
+    RoadCosts,
+    RoadImportError,
+    UnreachableError,
+    conn_params,
+    import_osm,
+)
+from tests.conftest import TEMPLATE_DB
+from tests.geo.osm_grid import (
+    ACCESS_KMH,
+    OsmMap,
+    Reference,
+    at,
+    class_speeds,
+    geodesic_m,
+    gid,
+    plain_grid,
+    street_grid,
+)
+
+if shutil.which("osm2pgrouting") is None:
+    pytest.fail(
+        "osm2pgrouting is not installed: run scripts/bootstrap.sh (apt-get install osm2pgrouting)",
+        pytrace=False,
+    )
+
+# Points on junctions, inside blocks, two on one junction, one beside the disconnected scrap
+# of road, one beside the one-way dead end, and pairs across a one-way street and a gap.
+POINTS = [
+    at(0, 0), at(5, 5), at(2, 3), at(1.45, 2.6), at(4.1, 0.3), at(3.9, 4.8),
+    at(1.6, 7.0), at(2.05, 5.65), at(0.02, 0), at(2.9, 3.2), at(4, 2), at(0, 0.45),
+    at(4, 1), at(4, 3), at(1, 2), at(1, 3),
+]  # fmt: skip
+BESIDE_SCRAP, BESIDE_DEAD_END, NEXT_TO_FIRST = 6, 7, 8
+ROW4_WEST, ROW4_EAST, GAP_WEST, GAP_EAST = 12, 13, 14, 15
+
+
+@dataclass(frozen=True)
+class GridDb:
+    url: str
+    engine: Engine
+    summary: ImportSummary
+    reference: Reference
+
+
+def _import(path: Path, url: str, **options: object) -> ImportSummary:
+    return import_osm(path, **asdict(conn_params(url)), **options)  # type: ignore[arg-type]
+
+
+def _fingerprint(url: str) -> tuple[tuple[Any, ...], ...]:
+    """Schemas, relations and a digest of the road tables' rows: what a refusal must keep."""
+    with psycopg.connect(conn_params(url).conninfo()) as conn:
+        relations = conn.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'"
+            " ORDER BY 1, 2"
+        ).fetchall()
+        schemas = conn.execute("SELECT nspname FROM pg_namespace ORDER BY 1").fetchall()
+        digests = [
+            conn.execute(
+                f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM roads.{t} t"
+            ).fetchone()
+            for t in ("ways", "ways_vertices_pgr")
+            if ("roads", t) in relations
+        ]
+    return tuple(schemas), tuple(relations), tuple(digests)
+
+
+@pytest.fixture(scope="module")
+def grid_db(
+    pg_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GridDb]:
+    """A database holding the street grid, imported once for the module's read-only tests."""
+    name = f"roads_{uuid.uuid4().hex[:12]}"
+    pg_cluster.create_database(name, template=TEMPLATE_DB)
+    url = pg_cluster.url(name)
+    osm = street_grid()
+    summary = _import(osm.write(tmp_path_factory.mktemp("osm") / "grid.osm"), url)
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        yield GridDb(url, engine, summary, Reference(osm, class_speeds(DEFAULT_MAPCONFIG)))
+    finally:
+        engine.dispose()
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def grid_conn(grid_db: GridDb) -> Iterator[Connection]:
+    """A connection to the grid database in a transaction rolled back after the test."""
+    with grid_db.engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            yield conn
+        finally:
+            trans.rollback()
+
+
+# --- the import ---------------------------------------------------------------------------
+
+
+def test_import_builds_the_network_the_reference_predicts(
+    grid_db: GridDb, grid_conn: Connection
+) -> None:
+    # given the grid imported with the car map configuration (fixture)
+    ref = grid_db.reference
+    # then the road segments, junctions and routable junctions are the ones predicted
+    assert (grid_db.summary.ways, grid_db.summary.vertices, grid_db.summary.routable_vertices) == (
+        ref.segments, len(ref.junctions), len(ref.routable),
+    )  # fmt: skip
+    # rows 5+4+5+5+5+5, columns 5+5+5+4+5+5, the scrap and the dead end; 36 + 3 junctions
+    assert (ref.segments, len(ref.junctions), len(ref.routable)) == (60, 39, 36)
+    routable = grid_conn.execute(
+        text("SELECT osm_id FROM roads.ways_vertices_pgr WHERE routable ORDER BY osm_id")
+    ).scalars()
+    assert set(routable) == ref.routable == {gid(r, c) for r in range(6) for c in range(6)}
+    # and the footway is not there, the names survive, the staging schema is gone
+    footway = next(w.osm_id for w in ref.osm.ways if w.tags["highway"] == "footway")
+    imported = set(grid_conn.execute(text("SELECT DISTINCT osm_id FROM roads.ways")).scalars())
+    assert footway not in imported and len(imported) == len(ref.osm.ways) - 1
+    named = text("SELECT count(*) FROM roads.ways WHERE name = '南大街'")
+    assert grid_conn.execute(named).scalar() == 5  # row 0: five blocks
+    assert grid_conn.execute(text("SELECT to_regnamespace('roads_import')")).scalar() is None
+
+
+def test_reimport_replaces_the_network_and_keeps_other_tables(
+    fresh_db_url: str, tmp_path: Path
+) -> None:
+    # given an imported grid and a table of our own in the roads schema
+    _import(street_grid().write(tmp_path / "grid.osm"), fresh_db_url)
+    with psycopg.connect(conn_params(fresh_db_url).conninfo(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE roads.notes (id int); INSERT INTO roads.notes VALUES (7)")
+    # when a smaller city replaces it
+    summary = _import(plain_grid(3, 4).write(tmp_path / "small.osm"), fresh_db_url)
+    # then only the new network is there, and our table is untouched
+    assert (summary.ways, summary.vertices, summary.routable_vertices) == (17, 12, 12)
+    with psycopg.connect(conn_params(fresh_db_url).conninfo()) as conn:
+        assert conn.execute("SELECT count(*) FROM roads.ways").fetchone() == (17,)
+        assert conn.execute("SELECT id FROM roads.notes").fetchall() == [(7,)]
+
+
+def test_import_over_tcp_with_a_password(pg_cluster: EmbeddedCluster, tmp_path: Path) -> None:
+    # given a database reached over TCP with password authentication
+    name = f"roads_{uuid.uuid4().hex[:12]}"
+    pg_cluster.create_database(name, template=TEMPLATE_DB)
+    try:
+        url = pg_cluster.tcp_url(name)
+        assert conn_params(url).password
+        # when the grid is imported with those credentials
+        summary = _import(plain_grid(2, 2).write(tmp_path / "g.osm"), url)
+        # then it lands
+        assert (summary.ways, summary.vertices) == (4, 4)
+    finally:
+        pg_cluster.drop_database(name)
+
+
+def test_conn_params_from_sqlalchemy_urls_and_conninfo() -> None:
+    socket = "postgresql+psycopg://postgres@/retailgis?host=/work/main/.data/pg&port=54329"
+    assert conn_params(socket) == ConnParams("retailgis", "/work/main/.data/pg", 54329, "postgres")
+    tcp = "postgresql+psycopg://u:p%40ss%3Aw@127.0.0.1:5433/city"
+    assert conn_params(tcp) == ConnParams("city", "127.0.0.1", 5433, "u", "p@ss:w")
+    assert conn_params("dbname=x host=db user=y") == ConnParams("x", "db", 5432, "y")
+    with pytest.raises(ValueError, match="names no database"):
+        conn_params("host=db user=y")
+
+
+# --- refusals change nothing ----------------------------------------------------------------
+
+
+def test_a_broken_file_keeps_the_previous_import(fresh_db_url: str, tmp_path: Path) -> None:
+    # given an imported grid
+    _import(street_grid().write(tmp_path / "grid.osm"), fresh_db_url)
+    before = _fingerprint(fresh_db_url)
+    # when a truncated file is imported
+    broken = tmp_path / "broken.osm"
+    broken.write_text(street_grid().xml()[:1500], encoding="utf-8")
+    with pytest.raises(RoadImportError) as caught:
+        _import(broken, fresh_db_url)
+    # then osm2pgrouting's complaint is in the error, and the previous import is intact
+    assert str(caught.value).startswith("osm2pgrouting failed (exit 1):\n")
+    assert "Failed to open / parse data file" in str(caught.value)
+    assert _fingerprint(fresh_db_url) == before
+
+
+@pytest.mark.parametrize(
+    ("footways_only", "message"),
+    [
+        (True, "^the file holds no roads that the map configuration imports$"),
+        (False, "^OSM file '.*/city.osm' is not a readable file$"),
+    ],
+    ids=["no roads", "no file"],
+)
+def test_an_empty_or_missing_file_creates_nothing(
+    fresh_db_url: str, tmp_path: Path, footways_only: bool, message: str
+) -> None:
+    # given a database without roads, and a file holding only a footway (or no file)
+    before = _fingerprint(fresh_db_url)
+    path = tmp_path / "city.osm"
+    if footways_only:
+        footway = OsmMap(nodes={1: at(0, 0), 2: at(0, 1)})
+        footway.way([1, 2], highway="footway")
+        footway.write(path)
+    # when it is imported, then it is refused and nothing is created
+    with pytest.raises(RoadImportError, match=message):
+        _import(path, fresh_db_url)
+    assert _fingerprint(fresh_db_url) == before
+    assert ("roads",) not in before[0]
+
+
+def test_a_running_import_refuses_a_second(fresh_db_url: str, tmp_path: Path) -> None:
+    # given an import into "roads" holding its lock
+    path = street_grid().write(tmp_path / "grid.osm")
+    before = _fingerprint(fresh_db_url)
+    with psycopg.connect(conn_params(fresh_db_url).conninfo(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtext('retailgis.roads_import.roads'))")
+        # when another import starts, then it is refused and nothing changes
+        with pytest.raises(
+            RoadImportError, match=r"^another import into schema 'roads' is running$"
+        ):
+            _import(path, fresh_db_url)
+    assert _fingerprint(fresh_db_url) == before
+
+
+def test_bad_options_are_refused_before_any_work(fresh_db_url: str, tmp_path: Path) -> None:
+    path = street_grid().write(tmp_path / "grid.osm")
+    before = _fingerprint(fresh_db_url)
+    with pytest.raises(ValueError, match="schema must match"):
+        _import(path, fresh_db_url, schema="Roads; DROP")
+    with pytest.raises(RoadImportError, match=r"^map configuration '/nope\.xml' is not a readable"):
+        _import(path, fresh_db_url, mapconfig=Path("/nope.xml"))
+    assert _fingerprint(fresh_db_url) == before
+
+
+# --- the matrix -------------------------------------------------------------------------------
+
+
+def test_matrix_equals_the_independent_shortest_paths(
+    grid_db: GridDb, grid_conn: Connection
+) -> None:
+    # given the grid and points on and off its junctions
+    distance, duration, _ = grid_db.reference.matrix(POINTS)
+    # when pgRouting computes the matrix
+    m = RoadCosts(grid_conn).matrix(POINTS)
+    # then both matrices equal the Python Dijkstra's, to the metre and the second
+    assert m.distance_m.dtype == m.duration_s.dtype == np.int64
+    assert m.distance_m.tolist() == distance.tolist()
+    assert m.duration_s.tolist() == duration.tolist()
+    assert (np.diag(m.distance_m) == 0).all() and (np.diag(m.duration_s) == 0).all()
+    # and one-way streets make it asymmetric
+    assert (m.distance_m != m.distance_m.T).sum() > 0
+    assert (m.duration_s != m.duration_s.T).sum() > 0
+
+
+def test_a_one_way_street_is_driven_one_way(grid_conn: Connection) -> None:
+    # given two junctions on row 4, which runs west to east only
+    west, east = POINTS[ROW4_WEST], POINTS[ROW4_EAST]
+    along = geodesic_m(west, at(4, 2)) + geodesic_m(at(4, 2), east)
+    # when the matrix is computed
+    m = RoadCosts(grid_conn).matrix([west, east])
+    # then eastwards is the two blocks along it (residential, 50 km/h), westwards a detour
+    assert m.distance_m[0, 1] == round(along) == 294
+    assert m.duration_s[0, 1] == round(along / (50 / 3.6)) == 21
+    # westwards: up column 3, west along row 5 (one-way westwards), down column 1
+    back = 2 * geodesic_m(at(4, 1), at(5, 1)) + geodesic_m(at(5, 1), at(5, 3))
+    assert m.distance_m[1, 0] == round(back) == 583
+
+
+def test_a_missing_block_forces_a_detour(grid_db: GridDb, grid_conn: Connection) -> None:
+    # given the two ends of the missing block on row 1
+    west, east = POINTS[GAP_WEST], POINTS[GAP_EAST]
+    # when the matrix is computed, then the road goes round a neighbouring block
+    m = RoadCosts(grid_conn).matrix([west, east])
+    block = geodesic_m(west, east)
+    round_a_block = block + 2 * geodesic_m(at(1, 2), at(2, 2))
+    assert m.distance_m.tolist() == [[0, round(round_a_block)], [round(round_a_block), 0]]
+    assert round(block) == 147
+
+
+def test_distance_is_its_own_shortest_path_not_the_fastest_paths(grid_db: GridDb) -> None:
+    # given the reference's shortest distances and the lengths of its fastest paths
+    distance, _, fastest_len = grid_db.reference.matrix(POINTS)
+    # then a fastest path is never shorter, and somewhere (a primary road's detour) longer:
+    # distance_m is the shortest road distance, documented as such
+    assert (np.rint(fastest_len) >= distance).all()
+    assert (np.rint(fastest_len) > distance).sum() > 0
+
+
+def test_points_snap_only_to_junctions_of_the_connected_grid(
+    grid_db: GridDb, grid_conn: Connection
+) -> None:
+    # given points beside the disconnected scrap of road and beside the one-way dead end
+    points = [POINTS[BESIDE_SCRAP], POINTS[BESIDE_DEAD_END]]
+    # when they are snapped
+    snapped = RoadCosts(grid_conn).snap(points)
+    osm_ids = grid_conn.execute(
+        text("SELECT osm_id FROM roads.ways_vertices_pgr WHERE id = ANY(:ids) ORDER BY id"),
+        {"ids": snapped.vertex_ids.tolist()},
+    ).scalars()
+    # then both join the grid at column 5, row 2, as the reference says
+    expected = [grid_db.reference.snap(p) for p in points]
+    assert list(osm_ids) == [gid(2, 5)] == sorted({v for v, _ in expected})
+    assert snapped.metres.round(6).tolist() == [round(mm, 6) for _, mm in expected]
+
+
+def test_points_on_one_junction_cost_their_access_legs(grid_conn: Connection) -> None:
+    # given a point on a junction and one 2.9 m north of it
+    near = [POINTS[0], POINTS[NEXT_TO_FIRST]]
+    leg = geodesic_m(*near)
+    # when the matrix is computed, then each way costs the short walk at the access speed
+    m = RoadCosts(grid_conn).matrix(near)
+    assert m.distance_m.tolist() == [[0, round(leg)], [round(leg), 0]] == [[0, 3], [3, 0]]
+    assert m.duration_s.tolist() == [[0, 1], [1, 0]]  # 2.9 m at 15 km/h: 0.69 s
+
+
+def test_thousands_of_points_cost_one_pass_per_distinct_junction(
+    grid_db: GridDb, grid_conn: Connection
+) -> None:
+    # given 2,000 random shops over the grid
+    rng = np.random.default_rng(7)
+    rows, cols = rng.uniform(-0.3, 5.3, 2000), rng.uniform(-0.3, 5.3, 2000)
+    points = [at(r, c) for r, c in zip(rows, cols, strict=True)]
+    # when the matrix is computed
+    started = time.perf_counter()
+    m = RoadCosts(grid_conn).matrix(points)
+    elapsed = time.perf_counter() - started
+    # then it equals the reference everywhere
+    distance, duration, _ = grid_db.reference.matrix(points)
+    assert m.distance_m.shape == (2000, 2000)
+    assert np.array_equal(m.distance_m, distance) and np.array_equal(m.duration_s, duration)
+    assert elapsed < 10, elapsed
+
+
+def test_unreachable_pairs_are_refused_by_name(grid_conn: Connection) -> None:
+    # given a network whose dead end was (wrongly) flagged routable
+    grid_conn.execute(
+        text("UPDATE roads.ways_vertices_pgr SET routable = true WHERE osm_id = 3003")
+    )
+    # when a point on the dead end and one on the grid are asked for
+    with pytest.raises(UnreachableError) as caught:
+        RoadCosts(grid_conn).matrix([at(2, 5.6), at(0, 0), at(2, 5.6)])
+    # then every pair without a path is named: out of the dead end there is none
+    assert caught.value.pairs == [(0, 1), (2, 1)]
+    assert str(caught.value) == "no road path between points 0->1, 2->1"
+
+
+def test_no_network_is_a_clear_error(db_conn: Connection) -> None:
+    with pytest.raises(NoRoadNetworkError, match=r"^no road network in schema 'roads': import"):
+        RoadCosts(db_conn).matrix([at(0, 0), at(1, 1)])
+
+
+def test_matrix_inputs(grid_conn: Connection) -> None:
+    costs = RoadCosts(grid_conn)
+    assert costs.matrix([]).distance_m.shape == (0, 0)
+    one = costs.matrix([at(1, 1)])
+    assert one.distance_m.tolist() == one.duration_s.tolist() == [[0]]
+    # urban is part of the interface; the roads carry their own speeds
+    plain = costs.matrix(POINTS[:4])
+    rural = costs.matrix(POINTS[:4], urban=[False] * 4)
+    assert np.array_equal(plain.duration_s, rural.duration_s)
+    with pytest.raises(ValueError, match=r"^urban must have one flag per point: 3 for 4 points$"):
+        costs.matrix(POINTS[:4], urban=[True] * 3)
+    with pytest.raises(ValueError, match=r"^points must be finite WGS-84"):
+        costs.matrix([(108.9, 95.0)])
+    with pytest.raises(ValueError, match=r"^access_kmh must be"):
+        RoadCosts(grid_conn, access_kmh=0)
+
+
+def test_access_speed_is_configurable(grid_db: GridDb, grid_conn: Connection) -> None:
+    # given a junction and a point 62 m from it, off the road
+    near = [at(0, 0), at(0.42, -0.1)]
+    leg = geodesic_m(*near)
+    # when the access speed doubles, then the distance stays and the walk takes half as long
+    slow = RoadCosts(grid_conn, access_kmh=ACCESS_KMH).matrix(near)
+    fast = RoadCosts(grid_conn, access_kmh=2 * ACCESS_KMH).matrix(near)
+    assert slow.distance_m.tolist() == fast.distance_m.tolist() == [[0, 62], [62, 0]]
+    assert round(leg) == 62
+    assert slow.duration_s[0, 1] == round(leg * 3.6 / ACCESS_KMH) == 15
+    assert fast.duration_s[0, 1] == round(leg * 3.6 / (2 * ACCESS_KMH)) == 7
