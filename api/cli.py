@@ -75,7 +75,30 @@ def serve(host: str | None, port: int | None, no_demo: bool) -> None:
     app = create_app(settings, make_engine(url))
     host, port = host or settings.host, port or settings.port
     _say(f"服务地址 http://{host}:{port}  （健康检查 /healthz，GraphQL /graphql）")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level)
+    worker = None
+    if settings.background_worker:
+        from api.worker import spawn_worker
+
+        worker = spawn_worker()
+        _say(f"后台任务进程已启动（pid {worker.pid}，线路规划等长任务在此运行）")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+@main.command()
+def worker() -> None:
+    """Run background jobs (route planning) until stopped."""
+    from api.worker import run_forever
+
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    run_forever(settings, make_engine(database_url(settings)))
 
 
 @main.group()
@@ -274,3 +297,7 @@ def tokens_revoke(prefix: str, username: str | None) -> None:
     with _session(_settings()) as session:
         row = revoke_token(session, prefix=prefix, by_user=username)
     _say(f"令牌 {row.prefix}（{row.username}，{row.name}）已吊销于 {_when(row.revoked_at)}。")
+
+
+if __name__ == "__main__":
+    main()

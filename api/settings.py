@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from domain.planning.settings import PlanningSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +41,32 @@ def _tick_seconds(env: Mapping[str, str]) -> int:
     return seconds
 
 
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not (math.isfinite(value) and value >= minimum):
+        raise SettingsError(f"{name} must be a finite number >= {minimum}, got {raw!r}")
+    return value
+
+
+def _planning(env: Mapping[str, str]) -> PlanningSettings:
+    travel = env.get("RETAILGIS_TRAVEL", "straight")
+    if travel not in ("straight", "roads"):
+        raise SettingsError(f"RETAILGIS_TRAVEL must be straight or roads, not {travel!r}")
+    return PlanningSettings(
+        travel=travel,  # type: ignore[arg-type]
+        circuity=_float(env, "RETAILGIS_CIRCUITY", 1.3, 1.0),
+        urban_kmh=_float(env, "RETAILGIS_URBAN_KMH", 25.0, 1.0),
+        rural_kmh=_float(env, "RETAILGIS_RURAL_KMH", 45.0, 1.0),
+        service_min=int(_float(env, "RETAILGIS_SERVICE_MIN", 5, 0)),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     # An external PostgreSQL server; when empty the embedded cluster is used.
@@ -58,6 +87,10 @@ class Settings:
     # The periodic run (duties, notice periods, escalation) while serving; 0 disables it.
     # Off unless configured (tests build apps with Settings()); from_env defaults to 300.
     tick_seconds: int = 0
+    # Route planning: travel-cost engine and speeds, service time, solver budgets.
+    planning: PlanningSettings = field(default_factory=PlanningSettings)
+    # `serve` starts a background worker process for jobs (route planning) unless False.
+    background_worker: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -86,4 +119,6 @@ class Settings:
             log_level=env.get("RETAILGIS_LOG_LEVEL", "info"),
             secret_key=_secret(env),
             tick_seconds=_tick_seconds(env),
+            planning=_planning(env),
+            background_worker=env.get("RETAILGIS_BACKGROUND_WORKER", "1") != "0",
         )

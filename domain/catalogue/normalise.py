@@ -37,6 +37,8 @@ from domain.errors import (
     DomainError,
 )
 from domain.values import from_json
+from geo.crs import Crs
+from geo.points import PointError, check_point
 
 DEFAULT_MAXLEN = 200
 DEFAULT_JSON_MAXLEN = 10_000
@@ -184,16 +186,46 @@ def _coordinates(spec: FieldSpec, value: Mapping[Any, Any]) -> tuple[Any, Any]:
     raise fail(spec, INVALID_FORMAT, "须为GeoJSON点或{lng, lat}")
 
 
+def _crs(spec: FieldSpec, value: Mapping[Any, Any]) -> Crs:
+    """The input's coordinate system: ``{lng, lat, crs}`` may name one; GeoJSON is WGS-84."""
+    raw = value.get("crs", "WGS84") if "type" not in value else "WGS84"
+    if "type" in value and "crs" in value:
+        raise fail(spec, INVALID_FORMAT, "为GeoJSON时不能带crs（RFC 7946 规定为WGS-84）")
+    try:
+        return Crs(str(raw).upper())
+    except ValueError:
+        raise fail(spec, INVALID_FORMAT, "的坐标系须为 WGS84、GCJ02 或 BD09") from None
+
+
 def _point(spec: FieldSpec, value: Any) -> Any:
+    """A point in WGS-84: converted from GCJ-02/BD-09 when the input says so; refused when
+    not finite, out of range, or with longitude and latitude swapped."""
     if not isinstance(value, Mapping):
         raise fail(spec, INVALID_TYPE, "须为GeoJSON点或{lng, lat}")
     raw_lng, raw_lat = _coordinates(spec, value)
+    crs = _crs(spec, value)
     lng, lat = to_decimal(spec, raw_lng), to_decimal(spec, raw_lat)
-    if not (-180 <= lng <= 180 and -90 <= lat <= 90):
-        swapped = -180 <= lat <= 180 and -90 <= lng <= 90
-        hint = "（经纬度是否颠倒？应先经度后纬度）" if swapped else ""
-        raise fail(spec, OUT_OF_RANGE, f"的经度须在-180到180之间、纬度须在-90到90之间{hint}")
-    return from_json(spec, {"type": "Point", "coordinates": [float(lng), float(lat)]})
+    try:
+        checked = check_point(float(lng), float(lat), crs)
+    except PointError as err:
+        if err.reason == "not_finite":
+            raise fail(spec, INVALID_FORMAT, "的经纬度须为有限数值") from None
+        hint = (
+            f"（经纬度是否颠倒？应先经度后纬度：经度 {float(lat):g}，纬度 {float(lng):g}）"
+            if err.reason == "swapped"
+            else ""
+        )
+        raise fail(
+            spec, OUT_OF_RANGE, f"的经度须在-180到180之间、纬度须在-90到90之间{hint}"
+        ) from None
+    return from_json(spec, {"type": "Point", "coordinates": [checked.lng, checked.lat]})
+
+
+def point_input(value: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The coordinates as entered and their system, kept as the location's provenance."""
+    if "lng" not in value or "lat" not in value:
+        return None
+    return {"lng": value["lng"], "lat": value["lat"], "crs": str(value.get("crs", "WGS84"))}
 
 
 def _json(spec: FieldSpec, value: Any) -> dict[str, Any]:

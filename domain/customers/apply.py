@@ -8,11 +8,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.ledger import Change, stored_form, tracked_fields, write_entries
-from domain.models import Customer, Notification
-from domain.values import to_json
+from domain.models import Customer, Notification, Region
+from domain.values import point_to_geojson, to_json
 from domain.vault import Vault
 
 # Customers are told when their ordering or delivery arrangements change, whatever the path.
@@ -44,8 +45,34 @@ def _notify_customer(
         )  # fmt: skip
 
 
-def _derived(customer: Customer, values: dict[str, Any], now: dt.datetime) -> None:
-    """Effects that follow from a change: a closed shop leaves its route (its archive stays)."""
+def _provenance(point: Any, given: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if point is None:
+        return None
+    if given is not None:
+        return dict(given)
+    lng, lat = point_to_geojson(point)["coordinates"]
+    return {"lng": lng, "lat": lat, "crs": "WGS84"}
+
+
+def _region_of(session: Session, point: Any) -> int | None:
+    """The district or county whose polygon holds the point (the first by code on a border)."""
+    return session.scalar(
+        select(Region.id)
+        .where(func.ST_Intersects(Region.geom, point))
+        .order_by(Region.code)
+        .limit(1)
+    )
+
+
+def _derived(
+    session: Session, customer: Customer, values: dict[str, Any], now: dt.datetime
+) -> None:
+    """Effects that follow from a change: a closed shop leaves its route (its archive stays);
+    a new location puts the shop in the region whose polygon holds it."""
+    if values.get("location") is not None and "admin_region" not in values:
+        region = _region_of(session, values["location"])
+        if region is not None:
+            values["admin_region"] = region
     status = values.get("status", customer.status)
     if status == "closed" and customer.status != "closed":
         values.setdefault("closed_at", now)
@@ -66,15 +93,18 @@ def apply_values(
     vault: Vault,
     ticket_id: int | None = None,
     now: dt.datetime | None = None,
+    location_input: Mapping[str, Any] | None = None,
 ) -> list[Change]:
     """Set the (already validated) values; ledger every real change; bump the version once.
 
-    Values unchanged from the record are skipped; returns the changes written.
+    Values unchanged from the record are skipped; returns the changes written. A new
+    location keeps ``location_input`` (the coordinates as entered and their system) as its
+    provenance, or the WGS-84 point itself when none is given.
     """
     now = now or dt.datetime.now(dt.UTC)
     fields = tracked_fields()
     pending = dict(values)
-    _derived(customer, pending, now)
+    _derived(session, customer, pending, now)
     changes: list[Change] = []
     for key, new in pending.items():
         spec = fields[key]
@@ -83,6 +113,8 @@ def apply_values(
             continue
         changes.append(Change(key, stored_form(spec, old, vault), stored_form(spec, new, vault)))
         setattr(customer, spec.column, new)
+        if key == "location":
+            customer.location_input = _provenance(new, location_input)
     if changes:
         customer.version = customer.version + 1
         customer.updated_at = now

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from domain.access import EDIT, PROPOSE, Principal, field_right, get_customer_in_scope
 from domain.catalogue import field
+from domain.catalogue.normalise import point_input
 from domain.catalogue.validate import validate_changes
 from domain.customers.apply import apply_values
 from domain.customers.proposals import create_proposal
@@ -93,9 +94,11 @@ def update_customer(
     }
     direct = {k: v for k, v in real.items() if field_right(principal, field(k)) == EDIT}
     proposed = {k: v for k, v in real.items() if k not in direct}
+    raw_location = changes.get("location")
     applied = apply_values(
         session, customer, direct, actor_id=principal.user_id, request_id=principal.request_id,
         source="edit", vault=vault, now=now,
+        location_input=point_input(raw_location) if isinstance(raw_location, Mapping) else None,
     )  # fmt: skip
     ticket = (
         create_proposal(session, principal, customer, proposed, vault=vault, reason=reason, now=now)

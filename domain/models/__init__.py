@@ -6,6 +6,7 @@ from domain.models.customers import Customer, PurchaseRecord
 from domain.models.idempotency import IdempotencyKey
 from domain.models.org import ApiToken, Department, OrgUnit, User
 from domain.models.places import Depot, Region, ServiceArea
+from domain.models.planning import Job, RoutePlan, RoutePlanItem
 from domain.models.routes import DeliveryRoute, Vehicle
 from domain.models.tickets import (
     Duty,
@@ -27,12 +28,15 @@ __all__ = [
     "Duty",
     "FieldDefinition",
     "IdempotencyKey",
+    "Job",
     "LedgerEntry",
     "Notification",
     "OrgUnit",
     "PersonalDataReveal",
     "PurchaseRecord",
     "Region",
+    "RoutePlan",
+    "RoutePlanItem",
     "ServiceArea",
     "Ticket",
     "TicketChange",

@@ -95,6 +95,9 @@ class Customer(Base):
     location: Mapped[WKBElement | None] = mapped_column(
         Geometry("POINT", srid=4326, spatial_index=True)
     )
+    # Provenance of the location: the coordinates as entered and their system
+    # ({"lng", "lat", "crs"}); ``location`` itself is always WGS-84.
+    location_input: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     admin_region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
     business_scope: Mapped[str | None] = mapped_column(Text)
     business_format: Mapped[str | None] = mapped_column(catalogue_enum("business_format"))

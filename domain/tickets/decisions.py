@@ -5,7 +5,7 @@ decisions serialise; the last approval applies the change once, or marks the tic
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +25,11 @@ from domain.vault import Vault
 from domain.workcal import WorkingCalendar
 
 OPEN = ("open", "applied")  # applied tickets may still have verification steps
+
+# Ticket types whose change is not one customer's values (a route plan): their own
+# procedure applies them at the applying step (registered by the module that owns them).
+ApplyProcedure = Callable[[Session, Principal, Ticket, Vault, dt.datetime], None]
+APPLY_PROCEDURES: dict[str, ApplyProcedure] = {}
 
 
 def _lock(session: Session, ticket_id: int) -> Ticket:
@@ -86,6 +91,10 @@ def _apply(
     now: dt.datetime,
 ) -> None:
     """The last approval: apply the ticket's values once, or mark it stale."""
+    procedure = APPLY_PROCEDURES.get(ticket.type)
+    if procedure is not None:
+        procedure(session, principal, ticket, vault, now)
+        return
     if ticket.customer_id is None:
         ticket.status = "applied"
         return
@@ -109,6 +118,7 @@ def _apply(
     apply_values(
         session, customer, values, actor_id=principal.user_id, request_id=principal.request_id,
         source="ticket", vault=vault, ticket_id=ticket.id, now=now,
+        location_input=(ticket.payload or {}).get("locationInput"),
     )  # fmt: skip
     ticket.status = "applied"
     spec = next(

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from geoalchemy2.shape import to_shape
+from shapely.geometry import Point
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +29,8 @@ from domain.models import Customer, Ticket
 from domain.tickets.engine import open_ticket
 from domain.values import to_json
 from domain.vault import Vault
+from geo.crs import Crs
+from geo.points import CheckedPoint, haversine_m, likely_crs_mixup
 
 MAX_ROUTE_CUSTOMERS = 200
 
@@ -36,19 +41,45 @@ def _may_propose(principal: Principal, key: str, name: str) -> None:
         raise DomainError(READ_ONLY_FIELD, f"您无权修改或提议修改{spec.label_zh}", name)
 
 
+CRS_NAMES = {"WGS84": "WGS-84（GPS）", "GCJ02": "GCJ-02（高德/腾讯）", "BD09": "BD-09（百度）"}
+
+
+def crs_warning(current: Any, raw: Mapping[str, Any], new: Any) -> dict[str, Any] | None:
+    """A likely coordinate-system mix-up: the proposed point is where the shop's current
+    point lands when read in another system (e.g. an AMap GCJ-02 point sent as WGS-84)."""
+    if current is None:
+        return None
+    cur = current if isinstance(current, Point) else to_shape(current)
+    moved = to_json(field("location"), new)["coordinates"]
+    declared = Crs(str(raw.get("crs", "WGS84")).upper())
+    checked = CheckedPoint(moved[0], moved[1], float(raw["lng"]), float(raw["lat"]), declared)
+    likely = likely_crs_mixup((cur.x, cur.y), checked)
+    if likely is None:
+        return None
+    distance = haversine_m(cur.x, cur.y, moved[0], moved[1])
+    return {
+        "code": "LIKELY_CRS_MIXUP", "crs": likely.value, "distanceM": round(distance, 1),
+        "message": f"新位置与原位置相距约 {distance:.0f} 米，恰好等于此处 {CRS_NAMES[likely.value]}"
+        f"与 {CRS_NAMES[declared.value]} 的偏移：很可能是坐标系弄混了，"
+        "而不是店铺真的搬迁，请核实。",
+    }  # fmt: skip
+
+
 def propose_location(
     session: Session,
     principal: Principal,
     customer_id: int,
-    point: Mapping[str, float],
+    point: Mapping[str, Any],
     *,
     reason: str | None,
     vault: Vault,
     now: dt.datetime,
 ) -> Ticket:
     """A location-change ticket with the customer's current and the proposed point
-    (``{"lng", "lat"}`` in WGS-84)."""
-    raw = {"lng": point["lng"], "lat": point["lat"]}
+    (``{"lng", "lat", "crs"}``; ``crs`` WGS84 (default), GCJ02 or BD09, stored as WGS-84).
+    The coordinates as entered are kept for provenance; a likely coordinate-system mix-up
+    is recorded on the ticket as a warning for the approver."""
+    raw = {"lng": point["lng"], "lat": point["lat"], "crs": str(point.get("crs", "WGS84"))}
     customer = get_customer_in_scope(session, principal, customer_id, for_update=True)
     _may_propose(principal, "location", "point")
     try:
@@ -60,9 +91,11 @@ def propose_location(
         spec, values["location"]
     ):
         raise DomainError(NO_CHANGE, "新位置与客户当前位置相同", "point")
+    warning = crs_warning(customer.location, raw, values["location"])
+    payload: dict[str, Any] = {"locationInput": raw, "warnings": [warning] if warning else []}
     return open_ticket(
         session, principal, type_key="location_change", customer=customer, values=values,
-        vault=vault, now=now, reason=reason,
+        vault=vault, now=now, reason=reason, payload=payload,
     )  # fmt: skip
 
 

@@ -12,6 +12,8 @@ from sqlalchemy import ColumnElement, Select, cast, func, or_, select
 from domain.access import customer_scope
 from domain.errors import INVALID, DomainError
 from domain.models import Customer as CustomerRow
+from geo.crs import Crs as GeoCrs
+from geo.crs import to_wgs84
 from schema.context import Info
 from schema.customers.types import Customer, CustomerConnection, customer_node
 from schema.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page, page_size
@@ -52,9 +54,9 @@ class CustomerOrder(Enum):
 
 
 def _point(p: PointInput) -> ColumnElement[object]:
-    if p.crs.value != "WGS84":
-        raise DomainError(INVALID, "坐标系转换由 GIS 模块提供，目前仅支持 WGS84", "near.point.crs")
-    return func.ST_SetSRID(func.ST_MakePoint(p.lng, p.lat), 4326)
+    """The point in WGS-84 (SRID 4326), converted from GCJ-02/BD-09 when it says so."""
+    lng, lat = to_wgs84(p.lng, p.lat, GeoCrs(p.crs.value))
+    return func.ST_SetSRID(func.ST_MakePoint(lng, lat), 4326)
 
 
 def _conditions(f: CustomerFilter) -> list[ColumnElement[bool]]:

@@ -18,7 +18,7 @@ from schema.context import Context, Info
 from schema.customers.types import customer_node
 from schema.scalars import PointInput
 from schema.tickets.payloads import IdempotencyKey, OnboardCustomerPayload, in_savepoint
-from schema.tickets.proposals import wgs84
+from schema.tickets.proposals import point_value
 from schema.tickets.types import ticket_node
 
 # Catalogue keys whose input is named otherwise (references are given by id).
@@ -54,7 +54,7 @@ def _licence(data: OnboardCustomerInput) -> dict[str, Any]:
         "licence_no": data.licence_no, "licence_issued_on": data.licence_issued_on,
         "licence_expires_on": data.licence_expires_on,
         "responsible_person": data.responsible_person, "address": data.address,
-        "location": wgs84(data.location, "location"),
+        "location": point_value(data.location),
         "customer_manager": data.customer_manager_id, "licence_type": data.licence_type,
         "issuing_bureau": data.issuing_bureau, "business_scope": data.business_scope,
         "id_number": data.id_number, "admin_region": data.admin_region_id,

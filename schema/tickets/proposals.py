@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
-from domain.errors import INVALID, DomainError
 from domain.models import Ticket as TicketRow
 from domain.tickets import proposals
 from schema.context import Info
-from schema.scalars import Crs, PointInput
+from schema.scalars import PointInput
 from schema.tickets.payloads import (
     IdempotencyKey,
     RouteAssignmentPayload,
@@ -18,14 +19,10 @@ from schema.tickets.payloads import (
 )
 from schema.tickets.types import ticket_node
 
-NOT_WGS84 = "坐标系转换将随 GIS 模块提供，目前仅支持 WGS84 坐标"
 
-
-def wgs84(point: PointInput, name: str) -> dict[str, float]:
-    """The point as the catalogue's ``{lng, lat}`` input; WGS-84 only for now."""
-    if point.crs != Crs.WGS84:
-        raise DomainError(INVALID, NOT_WGS84, f"{name}.crs")
-    return {"lng": point.lng, "lat": point.lat}
+def point_value(point: PointInput) -> dict[str, Any]:
+    """The point as the catalogue's ``{lng, lat, crs}`` input (converted to WGS-84 there)."""
+    return {"lng": point.lng, "lat": point.lat, "crs": point.crs.value}
 
 
 @strawberry.type
@@ -44,7 +41,7 @@ class ProposalMutations:
 
         def action() -> TicketRow:
             return proposals.propose_location(
-                ctx.session, principal, customer_id, wgs84(point, "point"), reason=reason,
+                ctx.session, principal, customer_id, point_value(point), reason=reason,
                 vault=ctx.vault, now=ctx.now,
             )  # fmt: skip
 

@@ -812,7 +812,7 @@ def test_the_shipped_types_file_loads_with_one_applying_step_per_type() -> None:
     assert set(types) == {
         "onboarding", "change_city", "change_county", "phone_change", "location_change",
         "route_change", "bulk_change", "emergency_change", "credit_rating",
-        "classification_recompute",
+        "classification_recompute", "route_plan", "visit_plan",
     }  # fmt: skip
     assert all(sum(s.applies for s in t.steps) == 1 for t in types.values())
     assert types["emergency_change"].clock == "half_hour"

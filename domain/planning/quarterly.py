@@ -1,0 +1,165 @@
+"""The quarterly re-plan of a depot: every shop gets a delivery weekday and a route.
+
+Shops are split into as many compact, balanced groups (±10 %) as the depot has delivery
+days; each group goes to the weekday it overlaps most today (fewest shops change day);
+then each day is planned on that day's routes and vehicles. A shop's order day becomes
+the working day before its delivery day (Monday's deliveries are ordered on Friday).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.errors import INVALID, DomainError
+from domain.jobs import Progress
+from domain.models import DeliveryRoute, RoutePlanItem
+from domain.planning.compute import route_figures, solve_day
+from domain.planning.problem import (
+    DayProblem,
+    Shop,
+    build_problem,
+    current_routes,
+    day_lanes,
+    day_problem,
+    depot_point,
+    load_shops,
+)
+from domain.planning.requests import PlanRequest
+from domain.planning.settings import PlanningSettings
+from geo import vrp
+
+DAY_TOLERANCE = 0.10
+
+
+def order_day(weekday: int) -> int:
+    """The order day (订货批次) for a delivery weekday: the working day before it."""
+    return weekday - 1 if weekday > 1 else 5
+
+
+@dataclass
+class Quarter:
+    depot_id: int
+    days: list[int]
+    before: list[DayProblem]
+    after: list[DayProblem]
+    moved_day: int
+
+
+def local_metres(lng: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Equirectangular metres around the mean point: fine for a city's extent."""
+    lat0 = np.radians(lat.mean())
+    x = np.radians(lng - lng.mean()) * 6371008.8 * np.cos(lat0)
+    y = np.radians(lat - lat.mean()) * 6371008.8
+    return np.column_stack((x, y))
+
+
+def assign_days(
+    labels: np.ndarray, shops: Sequence[Shop], current_day: dict[int, int], days: Sequence[int]
+) -> list[int]:
+    """Weekday of each cluster: the permutation keeping the most shops on their day."""
+    k = len(days)
+    overlap = np.zeros((k, k), dtype=np.int64)
+    for label, shop in zip(labels.tolist(), shops, strict=True):
+        day = current_day.get(shop.route_id or 0)
+        if day in days:
+            overlap[label, days.index(day)] += 1
+    best = max(
+        itertools.permutations(range(k)), key=lambda p: sum(overlap[c, p[c]] for c in range(k))
+    )
+    return [days[best[c]] for c in range(k)]
+
+
+def load_quarter(settings: PlanningSettings, session: Session, req: PlanRequest) -> Quarter:
+    assert req.depot_id is not None
+    point = depot_point(session, req.depot_id)
+    routes = session.execute(
+        select(DeliveryRoute.id, DeliveryRoute.weekday).where(
+            DeliveryRoute.depot_id == req.depot_id, DeliveryRoute.is_active
+        )
+    ).all()
+    current_day = {r.id: r.weekday for r in routes}
+    days = sorted(set(req.days) or set(current_day.values()))
+    balance = vrp.Balance(rule=req.balance_rule, tolerance=req.balance_tolerance)  # type: ignore[arg-type]
+    lanes = {d: day_lanes(session, req.depot_id, d, req.max_stops) for d in days}
+    if not days or any(not lanes[d] for d in days):
+        raise DomainError(INVALID, "所选送货日中有的没有可用线路和车辆", "days")
+    shops, _ = load_shops(session, route_ids=list(current_day))
+    if len(shops) < len(days):
+        raise DomainError(INVALID, "该站点的客户太少，无法按天分组", "depotId")
+    xy = local_metres(np.array([s.lng for s in shops]), np.array([s.lat for s in shops]))
+    labels = vrp.balanced_clusters(xy, len(days), tolerance=DAY_TOLERANCE, seed=req.seed)
+    weekday_of = assign_days(labels, shops, current_day, days)
+    before, after = [], []
+    for c, day in enumerate(weekday_of):
+        before.append(day_problem(settings, session, req.depot_id, day, max_stops=req.max_stops,
+                                  service_min=req.service_min, balance=balance))  # fmt: skip
+        group = [s for s, label in zip(shops, labels.tolist(), strict=True) if label == c]
+        problem = build_problem(settings, session, point, group, lanes[day],
+                                service_min=req.service_min, balance=balance)  # fmt: skip
+        after.append(DayProblem(req.depot_id, point, day, lanes[day], group, problem,
+                                current_routes(group, lanes[day])))  # fmt: skip
+    moved = sum(1 for s, label in zip(shops, labels.tolist(), strict=True)
+                if current_day.get(s.route_id or 0) != weekday_of[label])  # fmt: skip
+    return Quarter(req.depot_id, weekday_of, before, after, moved)
+
+
+def solve_quarter(
+    settings: PlanningSettings,
+    quarter: Quarter,
+    plan_id: int,
+    req: PlanRequest,
+    progress: Progress,
+) -> tuple[list[RoutePlanItem], dict[str, Any]]:
+    from domain.planning.service import items_for
+
+    total = sum(len(d.shops) for d in quarter.after) or 1
+    done = 0
+    items: list[RoutePlanItem] = []
+    per_day: list[dict[str, Any]] = []
+    for before, day in zip(quarter.before, quarter.after, strict=True):
+        started = time.monotonic()
+        budget = settings.budget_s(len(day.shops), req.time_limit_s)
+        base, share = done / total, len(day.shops) / total
+
+        def report(f: float, base: float = base, share: float = share) -> bool:
+            return progress(0.05 + 0.9 * (base + share * f))
+
+        progress.check(f"规划周{'一二三四五六日'[day.weekday - 1]}：{len(day.shops)} 家客户")
+        result = solve_day(day, budget_s=budget, seed=req.seed,
+                           locked_route_ids=req.locked_route_ids, on_progress=report)  # fmt: skip
+        items += items_for(plan_id, day, result.routes, {day.weekday: order_day(day.weekday)})
+        per_day.append({
+            "weekday": day.weekday, "shops": len(day.shops),
+            "before": route_figures(before, before.current),
+            "after": route_figures(day, result.routes),
+            "unassigned": [day.shops[i].id for i in result.unassigned],
+            "solverS": round(result.solver_s, 3), "budgetS": budget,
+            "wallS": round(time.monotonic() - started, 3),
+        })  # fmt: skip
+        done += len(day.shops)
+    summary = {
+        "depotId": quarter.depot_id, "days": per_day, "shops": total,
+        "shopsChangingDay": quarter.moved_day,
+        "before": _merge([d["before"] for d in per_day]),
+        "after": _merge([d["after"] for d in per_day]),
+        "unassigned": [i for d in per_day for i in d["unassigned"]],
+    }  # fmt: skip
+    return items, summary
+
+
+def _merge(figures: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "routes": [r for f in figures for r in f["routes"]],
+        "travelS": sum(f["travelS"] for f in figures),
+        "distanceM": sum(f["distanceM"] for f in figures),
+        "durationS": sum(f["durationS"] for f in figures),
+        "violations": [v for f in figures for v in f["violations"]],
+    }
