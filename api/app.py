@@ -19,7 +19,9 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
 from api.db import current_revisions, head_revisions, make_sessionmaker, unit_of_work
-from api.graphql import graphql_endpoint
+from api.graphql import Runtime, graphql_endpoint
+from api.principals import PrincipalCache
+from api.readonly import read_only_sessionmaker
 from api.secrets import make_vault
 from api.settings import Settings
 from api.subscriptions import SubscriptionApp, TicketEventHub, libpq_dsn
@@ -89,7 +91,16 @@ async def _tick_forever(engine: Engine, seconds: int) -> None:
         await asyncio.sleep(seconds)
 
 
-def create_app(settings: Settings, engine: Engine, vault: Vault | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    engine: Engine,
+    vault: Vault | None = None,
+    *,
+    principals: PrincipalCache | None = None,
+) -> Starlette:
+    """The application; ``principals`` is the token cache (a test passes one with its
+    own clock)."""
+
     async def healthz(request: Request) -> Response:
         status, body = await run_in_threadpool(_health, engine)
         return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
@@ -140,4 +151,8 @@ def create_app(settings: Settings, engine: Engine, vault: Vault | None = None) -
     app.state.sessionmaker = sessions
     app.state.ticket_events = hub
     app.state.vault = vault or make_vault(settings)
+    app.state.graphql = Runtime(
+        sessions=sessions, read_sessions=read_only_sessionmaker(engine), vault=app.state.vault,
+        principals=principals or PrincipalCache(),
+    )  # fmt: skip
     return app

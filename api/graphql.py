@@ -8,7 +8,6 @@ hardened schema (no introspection, no suggestions)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -34,13 +33,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api.principals import PrincipalCache
+from api.readonly import run_in_thread_loop
 from domain import idempotency
-from domain.access import load_principal
 from domain.errors import IDEMPOTENCY_MISMATCH, INVALID, DomainError
-from domain.users import user_for_token
 from domain.vault import Vault
 from schema import schema as development_schema
 from schema.context import Context
+from schema.documents import DocumentCache, is_query
 from schema.loaders import make_loaders
 from schema.root import production_schema
 from schema.security import MAX_TOKENS
@@ -168,17 +168,36 @@ class Call:
     request_id: uuid.UUID
 
 
-def _execute(factory: sessionmaker[Session], vault: Vault, call: Call) -> tuple[int, bytes]:
+@dataclass(frozen=True)
+class Runtime:
+    """What the endpoint needs from the application, made once by ``create_app``."""
+
+    sessions: sessionmaker[Session]  # one transaction per request (mutations)
+    read_sessions: sessionmaker[Session]  # autocommit, writes refused (queries)
+    vault: Vault
+    principals: PrincipalCache
+
+
+def _reads_only(call: Call, keyed: KeyedCall | None) -> bool:
+    """A query of a document already validated (the first sight of a document, and
+    anything else, runs in a transaction)."""
+    documents: DocumentCache | None = getattr(call.schema, "documents", None)
+    if keyed is not None or documents is None:
+        return False
+    return is_query(documents.get(call.body["query"]), call.body.get("operationName"))
+
+
+def _execute(runtime: Runtime, call: Call) -> tuple[int, bytes]:
     keyed = keyed_call(call.body)
     if isinstance(keyed, str):
         return 200, _refusal(keyed, INVALID)
+    factory = runtime.read_sessions if _reads_only(call, keyed) else runtime.sessions
     with factory() as session:
         principal = None
         if call.token:
-            user = user_for_token(session, call.token)
-            if user is None:
+            principal = runtime.principals.principal(session, call.token, call.request_id)
+            if principal is None:
                 return 401, _UNAUTHENTICATED
-            principal = load_principal(session, user.id, call.request_id)
         if keyed is not None and principal is not None:
             before = idempotency.claim(session, user_id=principal.user_id, key=keyed.key)
             if before is not None:
@@ -191,10 +210,11 @@ def _execute(factory: sessionmaker[Session], vault: Vault, call: Call) -> tuple[
                     IDEMPOTENCY_MISMATCH,
                 )
         context = Context(
-            session=session, principal=principal, vault=vault, now=dt.datetime.now(dt.UTC),
-            request_id=call.request_id, loaders=make_loaders(session),
+            session=session, principal=principal, vault=runtime.vault,
+            now=dt.datetime.now(dt.UTC), request_id=call.request_id,
+            loaders=make_loaders(session),
         )  # fmt: skip
-        result = asyncio.run(
+        result = run_in_thread_loop(
             call.schema.execute(
                 call.body["query"], variable_values=call.body.get("variables"),
                 operation_name=call.body.get("operationName"), context_value=context,
@@ -245,9 +265,7 @@ async def graphql_endpoint(request: Request) -> Response:
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     production = request.app.state.settings.is_production
     call = Call(production_schema if production else development_schema, token, body, request_id)
-    status, content = await run_in_threadpool(
-        _execute, request.app.state.sessionmaker, request.app.state.vault, call
-    )
+    status, content = await run_in_threadpool(_execute, request.app.state.graphql, call)
     return Response(
         content, status_code=status, media_type="application/json",
         headers={"X-Request-Id": str(request_id)},

@@ -64,7 +64,7 @@ def document_rules(*, production: bool) -> tuple[type[ASTValidationRule], ...]:
     (built once: strawberry's limiters would build their rule classes on every request)."""
     depth = QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules
     aliases = MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules
-    rules = [_guarded(r) for r in (*depth, *aliases)]
+    rules: list[type[ASTValidationRule]] = [_guarded(r) for r in (*depth, *aliases)]
     if production:
         rules += DisableIntrospection().validation_rules
     return tuple(rules)

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.cli import main
+from api.principals import TOKEN_CACHE_SECONDS, PrincipalCache
 from api.settings import Settings
 from domain.errors import INVALID, NOT_FOUND, DomainError
 from domain.models import ApiToken, User
@@ -25,7 +26,7 @@ from domain.users import (
     revoke_token,
     user_for_token,
 )
-from tests.support import traversable_tmpdir
+from tests.support import counted_statements, traversable_tmpdir
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 
@@ -58,25 +59,41 @@ def _status(client: TestClient, secret: str) -> int:
     return res.status_code
 
 
-def _client(tokens_db: Engine) -> TestClient:
+def _client(tokens_db: Engine, principals: PrincipalCache | None = None) -> TestClient:
     settings = Settings(app_env="test", data_dir=traversable_tmpdir("rgis-tokens-"))
-    return TestClient(create_app(settings, tokens_db))
+    return TestClient(create_app(settings, tokens_db, principals=principals))
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_a_revoked_or_expired_token_gets_401(tokens_db: Engine) -> None:
-    # given a valid token, a soon revoked one and an expired one
+    # given a valid token, a soon revoked one and an expired one, and a server whose token
+    # cache keeps a checked token for TOKEN_CACHE_SECONDS
     valid = _token(tokens_db, "wangfang", name="mobile")
     revoked = _token(tokens_db, "wangfang", name="old-phone")
     expired = _token(
         tokens_db, "wangfang", days=1, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
     )
-    with _client(tokens_db) as client:
+    clock = Clock()
+    with _client(tokens_db, PrincipalCache(clock=clock)) as client:
         assert [_status(client, t) for t in (valid, revoked, expired)] == [200, 200, 401]
         # when revoking one by its prefix
         with Session(tokens_db) as s, s.begin():
             row = revoke_token(s, prefix=revoked[:10])
         assert row.prefix == revoked[:10] and row.revoked_at is not None
-        # then it is refused from the next request on, and the others are as they were
+        # then it may still pass while its cache entry is younger than TOKEN_CACHE_SECONDS
+        clock.now += TOKEN_CACHE_SECONDS - 0.01
+        assert [_status(client, t) for t in (valid, revoked, expired)] == [200, 200, 401]
+        # and it is refused from then on; the others are as they were
+        clock.now += 0.01
         assert [_status(client, t) for t in (valid, revoked, expired)] == [200, 401, 401]
         res = client.post("/graphql", json={"query": "{ __typename }"},
                           headers={"Authorization": f"Bearer {revoked}"})  # fmt: skip
@@ -88,6 +105,38 @@ def test_a_revoked_or_expired_token_gets_401(tokens_db: Engine) -> None:
                 }
             ]
         }
+        clock.now += 3600  # and an hour later, still refused (refusals are never cached)
+        assert [_status(client, t) for t in (valid, revoked, expired)] == [200, 401, 401]
+
+
+def test_a_deactivated_user_is_refused_once_the_cache_entry_is_old(tokens_db: Engine) -> None:
+    # given a token checked a moment ago
+    secret = _token(tokens_db, "wangfang")
+    clock = Clock()
+    with _client(tokens_db, PrincipalCache(clock=clock)) as client:
+        assert _status(client, secret) == 200
+        # when the user is deactivated
+        with Session(tokens_db) as s, s.begin():
+            s.execute(update(User).where(User.username == "wangfang").values(is_active=False))
+        # then the token is refused once TOKEN_CACHE_SECONDS have passed
+        clock.now += TOKEN_CACHE_SECONDS
+        assert _status(client, secret) == 401
+
+
+def test_a_cached_token_is_not_looked_up_again(tokens_db: Engine) -> None:
+    secret = _token(tokens_db, "wangfang")
+    clock = Clock()
+    with _client(tokens_db, PrincipalCache(clock=clock)) as client:
+        assert _status(client, secret) == 200
+        # within TOKEN_CACHE_SECONDS a request reads no token and no user
+        with counted_statements(tokens_db) as statements:
+            assert _status(client, secret) == 200
+        assert statements == []
+        # and after them it is checked again (one lookup, one principal)
+        clock.now += TOKEN_CACHE_SECONDS
+        with counted_statements(tokens_db) as statements:
+            assert _status(client, secret) == 200
+        assert len(statements) == 2 and "api_tokens" in statements[0]
 
 
 def test_list_shows_prefixes_and_times_never_secrets(tokens_db: Engine) -> None:

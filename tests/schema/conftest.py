@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 from starlette.testclient import TestClient
 
 from api.app import create_app
+from api.principals import PrincipalCache
 from api.settings import Settings
 from domain.demo import load_demo
 from domain.models import User
@@ -38,7 +39,10 @@ def api_db(pg_cluster: Any) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def client(api_db: Engine) -> Iterator[TestClient]:
     settings = Settings(app_env="test", data_dir=traversable_tmpdir("rgis-api-"))
-    with TestClient(create_app(settings, api_db, vault=VAULT)) as c:
+    # tokens stay cached for the module (none is revoked here), so a statement count never
+    # depends on whether a token's entry has just expired (tests/api/test_tokens.py has those)
+    principals = PrincipalCache(seconds=3600)
+    with TestClient(create_app(settings, api_db, vault=VAULT, principals=principals)) as c:
         yield c
 
 
