@@ -25,6 +25,7 @@ from api.readonly import read_only_sessionmaker
 from api.secrets import make_vault
 from api.settings import Settings
 from api.subscriptions import SubscriptionApp, TicketEventHub, libpq_dsn
+from domain.planning import SETTINGS as PLANNING
 from domain.tickets.engine import default_calendar
 from domain.tickets.scheduler import TickReport, tick
 from domain.vault import Vault
@@ -100,6 +101,7 @@ def create_app(
 ) -> Starlette:
     """The application; ``principals`` is the token cache (a test passes one with its
     own clock)."""
+    PLANNING["planning"] = settings.planning  # route figures use the configured travel costs
 
     async def healthz(request: Request) -> Response:
         status, body = await run_in_threadpool(_health, engine)

@@ -8,6 +8,7 @@ from schema.customers.mutations import CustomerMutations
 from schema.customers.queries import CustomerQueries
 from schema.misc import MiscQueries
 from schema.places.queries import PlaceQueries
+from schema.planning.operations import PlanningMutations, PlanningQueries
 from schema.security import HardenedSchema, limits, production_config
 from schema.tickets.mutations import TicketMutations
 from schema.tickets.queries import TicketQueries
@@ -17,14 +18,14 @@ API_VERSION = "0.1"
 
 
 @strawberry.type(description="Root query")
-class Query(CustomerQueries, MiscQueries, PlaceQueries, TicketQueries):
+class Query(CustomerQueries, MiscQueries, PlaceQueries, PlanningQueries, TicketQueries):
     @strawberry.field(description="Version of the published API contract")
     def api_version(self) -> str:
         return API_VERSION
 
 
 @strawberry.type(description="Root mutation")
-class Mutation(CustomerMutations, TicketMutations):
+class Mutation(CustomerMutations, PlanningMutations, TicketMutations):
     pass
 
 

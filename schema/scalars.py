@@ -8,6 +8,9 @@ from typing import Any, NewType
 
 import strawberry
 
+from geo.crs import Crs as GeoCrs
+from geo.crs import from_wgs84
+
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
 MAX_POSITIONS = 10_000
 
@@ -82,3 +85,21 @@ class PointInput:
     lng: float
     lat: float
     crs: Crs = Crs.WGS84
+
+
+def _convert(coords: Any, crs: GeoCrs) -> Any:
+    """Positions of any GeoJSON geometry converted from WGS-84 for display."""
+    if coords and isinstance(coords[0], (int, float)):
+        lng, lat = from_wgs84(float(coords[0]), float(coords[1]), crs)
+        return [round(lng, 7), round(lat, 7)]
+    return [_convert(c, crs) for c in coords]
+
+
+def in_crs(value: dict[str, Any] | None, crs: Crs) -> dict[str, Any] | None:
+    """A WGS-84 GeoJSON geometry with its positions in ``crs`` (for AMap/Baidu basemaps).
+
+    Strictly, RFC 7946 GeoJSON is WGS-84; the converted form is for display only and is
+    what the client asked for with the ``crs`` argument."""
+    if value is None or crs == Crs.WGS84:
+        return value
+    return {"type": value["type"], "coordinates": _convert(value["coordinates"], GeoCrs(crs.value))}

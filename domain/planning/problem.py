@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from domain.errors import INVALID, NOT_FOUND, DomainError
 from domain.models import Customer, DeliveryRoute, Depot, Vehicle
@@ -62,8 +63,9 @@ class DayProblem:
     problem: vrp.Problem
     # Per lane, the stop indices in the current delivery sequence.
     current: list[list[int]] = field(default_factory=list)
-    # Shops on the day's routes that cannot be planned (no location).
-    unplaced: list[int] = field(default_factory=list)
+    # Shops on the day's routes that are not planned (closed, or without a location): they
+    # keep their route, after the planned stops, so sequences stay unique.
+    unplaced: list[Shop] = field(default_factory=list)
 
 
 def _seconds(t: dt.time) -> int:
@@ -82,42 +84,42 @@ def depot_point(session: Session, depot_id: int) -> tuple[float, float]:
 
 def day_lanes(session: Session, depot_id: int, weekday: int, max_stops: int | None) -> list[Lane]:
     """The active routes of a depot on a weekday that have an active vehicle."""
+    return lanes_where(
+        session, max_stops, DeliveryRoute.depot_id == depot_id, DeliveryRoute.weekday == weekday,
+        DeliveryRoute.is_active.is_(True), Vehicle.is_active.is_(True),
+    )  # fmt: skip
+
+
+def lanes_where(
+    session: Session, max_stops: int | None, *conditions: ColumnElement[bool]
+) -> list[Lane]:
     rows = session.execute(
         select(DeliveryRoute, Vehicle)
         .join(Vehicle, Vehicle.id == DeliveryRoute.vehicle_id)
-        .where(
-            DeliveryRoute.depot_id == depot_id,
-            DeliveryRoute.weekday == weekday,
-            DeliveryRoute.is_active,
-            Vehicle.is_active,
-        )
+        .where(*conditions)
         .order_by(DeliveryRoute.id)
     ).all()
     return [
         Lane(
-            route_id=r.id,
-            code=r.code,
-            name=r.name,
-            weekday=r.weekday,
+            route_id=r.id, code=r.code, name=r.name, weekday=r.weekday,
             vehicle=vrp.Vehicle(
-                capacity=v.capacity_cartons,
-                shift_start_s=_seconds(v.shift_start),
-                shift_end_s=_seconds(v.shift_end),
-                max_stops=max_stops,
+                capacity=v.capacity_cartons, shift_start_s=_seconds(v.shift_start),
+                shift_end_s=_seconds(v.shift_end), max_stops=max_stops,
             ),
             service_min=r.service_min_per_stop,
         )
         for r, v in rows
-    ]
+    ]  # fmt: skip
 
 
 def load_shops(
     session: Session,
     customer_ids: Sequence[int] | None = None,
     route_ids: Sequence[int] | None = None,
-) -> tuple[list[Shop], list[int]]:
-    """Open shops on the given routes (by route, sequence) and/or with the given ids; the
-    ids of those without a location are returned apart."""
+) -> tuple[list[Shop], list[Shop]]:
+    """Shops on the given routes (by route, sequence) and/or with the given ids: the open
+    ones with a location to plan, and apart those that cannot be planned (closed, or
+    without a location; their coordinates are NaN)."""
     c = Customer
     cond = []
     if route_ids is not None:
@@ -128,23 +130,24 @@ def load_shops(
         select(
             c.id, c.customer_code, func.ST_X(c.location), func.ST_Y(c.location), c.market_type,
             c.version, c.delivery_route_id, c.delivery_sequence, c.order_batch, c.visit_batch,
+            c.status,
         )
-        .where(c.status != "closed", cond[0] if len(cond) == 1 else cond[0] | cond[1])
+        .where(or_(*cond))
         .order_by(c.delivery_route_id, c.delivery_sequence, c.id)
     )  # fmt: skip
     rows = session.execute(stmt).all()
     volumes = shop_volumes(session, [r[0] for r in rows])
-    shops, unplaced = [], []
-    for cid, code, lng, lat, market, version, route_id, seq, order, visit in rows:
-        if lng is None:
-            unplaced.append(cid)
-            continue
+    shops, pinned = [], []
+    for cid, code, lng, lat, market, version, route_id, seq, order, visit, status in rows:
         demand = max(1, math.ceil(volumes.get(cid, 0.0) - 1e-9))
-        shops.append(
-            Shop(cid, code, float(lng), float(lat), market != "rural", demand, version,
-                 route_id, seq, order, visit)
+        plannable = lng is not None and status != "closed"
+        shop = Shop(
+            cid, code, float(lng) if plannable else math.nan,
+            float(lat) if plannable else math.nan, market != "rural", demand, version,
+            route_id, seq, order, visit,
         )  # fmt: skip
-    return shops, unplaced
+        (shops if plannable else pinned).append(shop)
+    return shops, pinned
 
 
 def build_problem(

@@ -91,7 +91,7 @@ def load_quarter(settings: PlanningSettings, session: Session, req: PlanRequest)
     lanes = {d: day_lanes(session, req.depot_id, d, req.max_stops) for d in days}
     if not days or any(not lanes[d] for d in days):
         raise DomainError(INVALID, "所选送货日中有的没有可用线路和车辆", "days")
-    shops, _ = load_shops(session, route_ids=list(current_day))
+    shops, pinned = load_shops(session, route_ids=list(current_day))
     if len(shops) < len(days):
         raise DomainError(INVALID, "该站点的客户太少，无法按天分组", "depotId")
     xy = local_metres(np.array([s.lng for s in shops]), np.array([s.lat for s in shops]))
@@ -104,8 +104,9 @@ def load_quarter(settings: PlanningSettings, session: Session, req: PlanRequest)
         group = [s for s, label in zip(shops, labels.tolist(), strict=True) if label == c]
         problem = build_problem(settings, session, point, group, lanes[day],
                                 service_min=req.service_min, balance=balance)  # fmt: skip
+        stay = [s for s in pinned if current_day.get(s.route_id or 0) == day]
         after.append(DayProblem(req.depot_id, point, day, lanes[day], group, problem,
-                                current_routes(group, lanes[day])))  # fmt: skip
+                                current_routes(group, lanes[day]), stay))  # fmt: skip
     moved = sum(1 for s, label in zip(shops, labels.tolist(), strict=True)
                 if current_day.get(s.route_id or 0) != weekday_of[label])  # fmt: skip
     return Quarter(req.depot_id, weekday_of, before, after, moved)

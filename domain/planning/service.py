@@ -28,7 +28,7 @@ from domain.planning.compute import (
     route_figures,
     solve_day,
 )
-from domain.planning.problem import DayProblem, Shop, day_problem
+from domain.planning.problem import DayProblem, day_problem
 from domain.planning.requests import PlanRequest, distinct, validate_request
 from domain.planning.settings import PlanningSettings
 from geo import vrp
@@ -113,8 +113,8 @@ def items_for(
     items = []
     for k, route in enumerate(routes):
         lane = day.lanes[k]
-        for pos, i in enumerate(route, start=1):
-            shop: Shop = day.shops[i]
+        pinned = [s for s in day.unplaced if s.route_id == lane.route_id]
+        for pos, shop in enumerate([*(day.shops[i] for i in route), *pinned], start=1):
             new_order = (order_batch or {}).get(lane.weekday, shop.order_batch)
             if (shop.route_id, shop.sequence, shop.order_batch) == (lane.route_id, pos, new_order):
                 continue
@@ -135,7 +135,7 @@ def day_summary(
         "depotId": day.depot_id, "weekday": day.weekday, "shops": len(day.shops),
         "before": route_figures(day, day.current), "after": route_figures(day, result.routes),
         "unassigned": [day.shops[i].id for i in result.unassigned],
-        "unplaced": day.unplaced, "solverS": round(result.solver_s, 3),
+        "unplaced": [s.id for s in day.unplaced], "solverS": round(result.solver_s, 3),
         "budgetS": budget_s, "wallS": round(wall_s, 3),
     }  # fmt: skip
 

@@ -108,7 +108,7 @@ def apply_plan_ticket(
         select(Customer).where(Customer.id.in_(list(items))).order_by(Customer.id)
         .with_for_update().execution_options(populate_existing=True)
     ).all()  # fmt: skip
-    moved = [c for c in customers if c.version != items[c.id].base_version or c.status == "closed"]
+    moved = [c for c in customers if c.version != items[c.id].base_version]
     if moved or len(customers) != len(items):
         _stale(session, ticket, plan, now, len(moved) or len(items) - len(customers))
         return

@@ -8,24 +8,23 @@ the request).
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Interval, Select, cast, func, literal, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from strawberry.dataloader import DataLoader
 
 from domain.access import Principal, customer_scope
 from domain.models import Customer as CustomerRow
-from domain.models import Depot, PurchaseRecord, Vehicle
+from domain.models import Depot, Vehicle
+from domain.planning import SETTINGS as PLANNING
+from domain.planning import stats as planning_stats
+from domain.planning.volumes import route_volumes
 from schema.customers.types import Customer, customer_node
 from schema.places.types import depot_node, vehicle_node
 
 GEOJSON_DIGITS = 6
-# Volume: cartons of the last PURCHASE_MONTHS purchase months over as many weeks.
-PURCHASE_MONTHS = 3
-WEEKS = Decimal(PURCHASE_MONTHS * 52) / 12  # 13 weeks (numeric in SQL)
 
 StopsLoader = Callable[[Principal], DataLoader[int, list[Customer]]]
 
@@ -36,23 +35,6 @@ def depots_select() -> Select[Any]:
         Depot.id, Depot.code, Depot.name, Depot.kind, Depot.address, Depot.region_id,
         Depot.parent_id, func.ST_AsGeoJSON(Depot.location, GEOJSON_DIGITS).label("geojson"),
     )  # fmt: skip
-
-
-def route_volumes(session: Session, route_ids: list[int]) -> dict[int, float]:
-    """Average weekly cartons of each route's shops over the last 3 purchase months: the
-    cartons of the three most recent months in the purchase records, divided by 13 weeks."""
-    latest = select(func.max(PurchaseRecord.month)).scalar_subquery()
-    since = latest - cast(f"{PURCHASE_MONTHS} months", Interval)
-    rows = session.execute(
-        select(
-            CustomerRow.delivery_route_id,
-            func.round(func.sum(PurchaseRecord.cartons) / literal(WEEKS), 1),
-        )
-        .join(PurchaseRecord, PurchaseRecord.customer_id == CustomerRow.id)
-        .where(CustomerRow.delivery_route_id.in_(route_ids), PurchaseRecord.month > since)
-        .group_by(CustomerRow.delivery_route_id)
-    ).all()
-    return {route_id: float(volume) for route_id, volume in rows}
 
 
 def _stops_loaders(session: Session) -> StopsLoader:
@@ -89,9 +71,19 @@ def place_loaders(session: Session) -> dict[str, Any]:
         found = route_volumes(session, keys)
         return [found.get(k, 0.0) for k in keys]
 
+    async def figures(keys: list[int]) -> list[Any]:
+        found = planning_stats.route_figures(PLANNING["planning"], session, keys)
+        return [found.get(k) for k in keys]
+
+    async def lines(keys: list[int]) -> list[str | None]:
+        found = planning_stats.route_lines(session, keys)
+        return [found.get(k) for k in keys]
+
     return {
         "depot": DataLoader(depots),
         "vehicle": DataLoader(vehicles),
         "route_volume": DataLoader(volumes),
+        "route_figures": DataLoader(figures),
+        "route_line": DataLoader(lines),
         "route_stop_nodes": _stops_loaders(session),
     }

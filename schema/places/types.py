@@ -16,7 +16,7 @@ import strawberry
 from domain.models import DeliveryRoute as RouteRow
 from domain.models import Vehicle as VehicleRow
 from schema.context import Info
-from schema.scalars import GeoJSON
+from schema.scalars import Crs, GeoJSON, in_crs
 
 if TYPE_CHECKING:
     from schema.customers.types import Customer
@@ -107,6 +107,29 @@ class RouteStats:
     async def volume(self, info: Info) -> float:
         return await info.context.loaders["route_volume"].load(self._route_id)  # type: ignore[no-any-return]
 
+    @strawberry.field(
+        description="行驶里程（公里）：配送站点 → 各送货点（按送货顺序）→ 回站，"
+        "按配置的行程估算（直线距离 × 绕行系数，或导入的道路网）"
+    )
+    async def distance_km(self, info: Info) -> float:
+        figures = await info.context.loaders["route_figures"].load(self._route_id)
+        return round(figures.distance_m / 1000, 2)
+
+    @strawberry.field(description="出车时长（分钟）：行驶时间 + 每点服务时间（+ 等待）")
+    async def duration_min(self, info: Info) -> float:
+        figures = await info.context.loaders["route_figures"].load(self._route_id)
+        return round(figures.duration_s / 60, 1)
+
+    @strawberry.field(description="是否满足车辆装载能力和班次时长")
+    async def feasible(self, info: Info) -> bool:
+        figures = await info.context.loaders["route_figures"].load(self._route_id)
+        return figures.feasible  # type: ignore[no-any-return]
+
+    @strawberry.field(description="不满足的约束：capacity（超载）、shift（超出班次）等")
+    async def violations(self, info: Info) -> list[str]:
+        figures = await info.context.loaders["route_figures"].load(self._route_id)
+        return list(figures.violations)
+
 
 @strawberry.type(description="送货线路: one vehicle from one depot on a fixed weekday")
 class DeliveryRoute:
@@ -141,6 +164,14 @@ class DeliveryRoute:
     @strawberry.field
     def stats(self) -> RouteStats:
         return RouteStats(_route_id=self.id)
+
+    @strawberry.field(
+        description="线路走向 (GeoJSON LineString)：配送站点 → 送货点（按顺序）→ 回站；"
+        "crs 指定显示用坐标系（默认 WGS84）"
+    )
+    async def geometry(self, info: Info, crs: Crs = Crs.WGS84) -> GeoJSON | None:  # type: ignore[valid-type]
+        text = await info.context.loaders["route_line"].load(self.id)
+        return in_crs(geojson(text), crs)
 
 
 def route_node(row: RouteRow) -> DeliveryRoute:

@@ -1,0 +1,98 @@
+"""Figures of existing routes: stops in sequence, distance, duration (travel plus service
+time per stop), load against capacity and whether the route fits its vehicle's shift;
+and the route's line (depot → stops in sequence → depot)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from domain.models import DeliveryRoute, Depot, Vehicle
+from domain.planning.problem import Lane, lanes_where, load_shops
+from domain.planning.settings import PlanningSettings
+from domain.planning.travel import travel_costs
+from geo import vrp
+
+
+@dataclass(frozen=True)
+class RouteFigures:
+    stops: int
+    load: int
+    distance_m: int
+    duration_s: int
+    travel_s: int
+    feasible: bool
+    violations: tuple[str, ...]
+
+
+def route_figures(
+    settings: PlanningSettings, session: Session, route_ids: Sequence[int]
+) -> dict[int, RouteFigures]:
+    """Each route as it is today, scheduled from its vehicle's shift start."""
+    routes = session.execute(
+        select(DeliveryRoute.id, DeliveryRoute.depot_id, DeliveryRoute.weekday,
+               func.ST_X(Depot.location), func.ST_Y(Depot.location))
+        .join(Depot, Depot.id == DeliveryRoute.depot_id)
+        .where(DeliveryRoute.id.in_(route_ids))
+    ).all()  # fmt: skip
+    shops, _ = load_shops(session, route_ids=[r[0] for r in routes])
+    costs = travel_costs(session, settings)
+    lanes = {x.route_id: x for x in lanes_where(session, None, DeliveryRoute.id.in_(route_ids))}
+    out: dict[int, RouteFigures] = {}
+    for route_id, _depot_id, _weekday, lng, lat in routes:
+        stops = [s for s in shops if s.route_id == route_id]
+        lane = lanes.get(route_id) or _lane_without_vehicle(session, route_id)
+        points = [(float(lng), float(lat)), *[(s.lng, s.lat) for s in stops]]
+        matrix = costs.matrix(points, [True, *[s.urban for s in stops]])
+        problem = vrp.Problem(
+            duration_s=matrix.duration_s, distance_m=matrix.distance_m,
+            stops=[vrp.Stop(demand=s.demand, service_s=lane.service_min * 60) for s in stops],
+            vehicles=[lane.vehicle], balance=vrp.Balance(rule="none"),
+        )  # fmt: skip
+        (stat,), violations = vrp.evaluate(problem, [list(range(len(stops)))])
+        kinds = tuple(sorted({v.kind for v in violations}))
+        out[route_id] = RouteFigures(
+            stops=stat.stops, load=stat.load, distance_m=stat.distance_m,
+            duration_s=stat.duration_s, travel_s=stat.travel_s, feasible=not kinds,
+            violations=kinds,
+        )  # fmt: skip
+    return out
+
+
+def _lane_without_vehicle(session: Session, route_id: int) -> Lane:
+    """A route whose vehicle is missing or inactive: no capacity or shift to respect."""
+    route = session.get(DeliveryRoute, route_id)
+    assert route is not None
+    vehicle = session.get(Vehicle, route.vehicle_id) if route.vehicle_id else None
+    shift = (8 * 3600, 18 * 3600) if vehicle is None else (
+        vehicle.shift_start.hour * 3600 + vehicle.shift_start.minute * 60,
+        vehicle.shift_end.hour * 3600 + vehicle.shift_end.minute * 60,
+    )  # fmt: skip
+    return Lane(route.id, route.code, route.name, route.weekday,
+                vrp.Vehicle(capacity=10**9, shift_start_s=shift[0], shift_end_s=shift[1]),
+                route.service_min_per_stop)  # fmt: skip
+
+
+ROUTE_LINES = text(
+    """
+    SELECT r.id, ST_AsGeoJSON(ST_MakeLine(
+               ARRAY[d.location] || COALESCE(s.points, '{}') || ARRAY[d.location]), 6)
+    FROM delivery_routes r
+    JOIN depots d ON d.id = r.depot_id
+    LEFT JOIN LATERAL (
+        SELECT array_agg(c.location ORDER BY c.delivery_sequence) AS points
+        FROM customers c
+        WHERE c.delivery_route_id = r.id AND c.status <> 'closed' AND c.location IS NOT NULL
+    ) s ON true
+    WHERE r.id = ANY(:ids)
+    """
+)
+
+
+def route_lines(session: Session, route_ids: Sequence[int]) -> dict[int, str]:
+    """GeoJSON text of each route's line: depot, its stops by sequence, back to the depot."""
+    rows = session.execute(ROUTE_LINES, {"ids": list(route_ids)}).all()
+    return {route_id: line for route_id, line in rows}
