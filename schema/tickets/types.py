@@ -7,6 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from sqlalchemy import select
 from strawberry.scalars import JSON
 
 from domain.models import Ticket as TicketRow
@@ -86,6 +87,14 @@ class TicketComment:
         return await _user(info, self._author_id)
 
 
+@strawberry.type(description="提醒审批人注意的情况（不阻止提交）")
+class TicketWarning:
+    code: str = strawberry.field(description="LIKELY_CRS_MIXUP：新坐标很可能是坐标系弄混了")
+    message: str
+    crs: str | None = strawberry.field(description="客户端很可能实际使用的坐标系")
+    distance_m: float | None = strawberry.field(description="新旧位置相距（米）")
+
+
 @strawberry.type(description="工单")
 class Ticket:
     id: int
@@ -99,6 +108,20 @@ class Ticket:
     customer_id: int | None
     maker_id: int
     region_id: int | None
+    _payload: strawberry.Private[Any] = None
+
+    @strawberry.field(description="提醒审批人注意的情况，例如坐标系可能弄混")
+    def warnings(self, info: Info) -> list[TicketWarning]:
+        payload = self._payload
+        if payload is _UNREAD:
+            payload = info.context.session.scalar(
+                select(TicketRow.payload).where(TicketRow.id == self.id)
+            )
+        return [
+            TicketWarning(code=w["code"], message=w["message"], crs=w.get("crs"),
+                          distance_m=w.get("distanceM"))
+            for w in (payload or {}).get("warnings", [])
+        ]  # fmt: skip
 
     @strawberry.field(description="工单类型名称")
     def type_name(self) -> str:
@@ -141,12 +164,16 @@ class Ticket:
         return any(s.is_overdue(info.context.now) for s in steps)
 
 
+_UNREAD = object()  # a result row without the payload column: read it when asked
+
+
 def ticket_node(row: TicketRow | Any) -> Ticket:
     """From an ORM row or a result row with the same columns."""
     return Ticket(
         id=row.id, type=row.type, status=row.status, title=row.title, reason=row.reason,
         created_at=row.created_at, updated_at=row.updated_at, closed_at=row.closed_at,
         customer_id=row.customer_id, maker_id=row.maker_id, region_id=row.region_id,
+        _payload=getattr(row, "payload", _UNREAD),
     )  # fmt: skip
 
 
