@@ -23,6 +23,15 @@ BENCH_DB = "retailgis_bench"
 
 @contextmanager
 def bench_database() -> Iterator[str]:
+    with bench_cluster() as cluster:
+        url = cluster.url(BENCH_DB)
+        migrate(url)
+        yield url
+
+
+@contextmanager
+def bench_cluster() -> Iterator[EmbeddedCluster]:
+    """The bench cluster, started if needed (and then stopped at the end)."""
     settings = Settings.from_env()
     cluster = EmbeddedCluster(
         ClusterConfig(
@@ -37,9 +46,7 @@ def bench_database() -> Iterator[str]:
     print(f"cluster: {cluster.data_dir} port {BENCH_PORT} ({state})", flush=True)
     cluster.start()
     try:
-        url = cluster.url(BENCH_DB)
-        migrate(url)
-        yield url
+        yield cluster
     finally:
         if started_here:
             cluster.stop()
