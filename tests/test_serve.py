@@ -77,6 +77,28 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return out
 
 
+PLAN = """mutation { planRoutes(input: {depotId: 1, weekday: 1, timeLimitSeconds: 1}) {
+    plan { id } errors { code message } } }"""
+
+
+def _plan_is_computed(env: dict[str, str], url: str) -> str:
+    token = subprocess.run(
+        [str(BIN / "retailgis"), "tokens", "create", "--user", "delivery_dept", "--days", "1"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip().splitlines()[-1]  # fmt: skip
+    headers = {"Authorization": f"Bearer {token}"}
+    out = httpx.post(url, json={"query": PLAN}, headers=headers).json()["data"]["planRoutes"]
+    assert out["errors"] == [], out
+    query = "query($id: Int!) { routePlan(id: $id) { status } }"
+    deadline, status = time.monotonic() + 60, "computing"
+    while status == "computing" and time.monotonic() < deadline:
+        time.sleep(0.25)
+        res = httpx.post(url, json={"query": query, "variables": {"id": out["plan"]["id"]}},
+                         headers=headers)  # fmt: skip
+        status = res.json()["data"]["routePlan"]["status"]
+    return status
+
+
 def test_serve_on_a_fresh_data_dir_brings_up_the_demo_city(data_dir: Path) -> None:
     # given an empty data directory and no DATABASE_URL
     pg_port, port = free_port(), free_port()
@@ -88,8 +110,11 @@ def test_serve_on_a_fresh_data_dir_brings_up_the_demo_city(data_dir: Path) -> No
         assert res.json()["migrations"] == "head"
         gql = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": "{ __typename }"})
         assert gql.json() == {"data": {"__typename": "Query"}}
+        # and the worker beside the server computes a route plan asked for over the API
+        assert _plan_is_computed(env, f"http://127.0.0.1:{port}/graphql") == "ready"
     finally:
         out = _stop(proc)
+    assert "后台任务进程已启动" in out
     # then the embedded cluster lives in the data dir and holds the demo city
     assert (data_dir / "pg" / "PG_VERSION").exists()
     assert "共用演示密码" in out
