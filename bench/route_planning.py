@@ -24,6 +24,7 @@ through our engine with a 10 s budget. Ends with one JSON line.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -44,6 +45,7 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 
 from api.db import migrate  # noqa: E402
 from domain import planning  # noqa: E402
+from domain.access import load_principal  # noqa: E402
 from domain.demo import load_demo  # noqa: E402
 from domain.demo.routing import nearest_neighbour  # noqa: E402
 from domain.jobs import run_next  # noqa: E402
@@ -51,8 +53,11 @@ from domain.models import Customer, DeliveryRoute, Depot, RoutePlan, Vehicle  # 
 from domain.planning.problem import day_problem  # noqa: E402
 from domain.planning.quarterly import local_metres  # noqa: E402
 from domain.planning.volumes import shop_volumes  # noqa: E402
+from domain.tickets.approval import approve  # noqa: E402
 from domain.vault import Vault  # noqa: E402
 from geo import vrp  # noqa: E402
+
+VAULT = Vault(b"bench-plan-" + b"x" * 32)
 
 CITY_SHOPS = 20_000
 BASE = "plan_bench_base"
@@ -89,7 +94,7 @@ def base_city(cluster: Any) -> None:
             cluster.drop_database(BASE)
             return base_city(cluster)
         with engine.begin() as conn:
-            load_demo(conn, shops=CITY_SHOPS, seed=42, vault=Vault(b"bench-plan-" + b"x" * 32))
+            load_demo(conn, shops=CITY_SHOPS, seed=42, vault=VAULT)
     engine.dispose()
 
 
@@ -198,8 +203,6 @@ def run_pipeline(engine: Engine, depot: int, mode: str, weekday: int | None) -> 
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions.begin() as s:
         planner_id = s.scalar(text("SELECT id FROM users WHERE role = 'delivery_dept' ORDER BY id"))
-        from domain.access import load_principal
-
         principal = load_principal(s, planner_id)
         started = time.perf_counter()
         plan = planning.start_route_plan(
@@ -212,7 +215,29 @@ def run_pipeline(engine: Engine, depot: int, mode: str, weekday: int | None) -> 
         stored = s.get(RoutePlan, plan_id)
         assert stored is not None and stored.status == "ready", stored and stored.status
         summary = stored.summary or {}
-    return {"wall_s": round(wall, 2), "summary": summary}
+    return {"wall_s": round(wall, 2), "summary": summary, "plan_id": plan_id}
+
+
+def submit_and_apply(engine: Engine, plan_id: int) -> dict[str, float]:
+    """The plan becomes a ticket; another planner's approval applies it (ledger, notices)."""
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    now = dt.datetime.now(dt.UTC)
+    with sessions.begin() as s:
+        ids = s.scalars(text("SELECT id FROM users WHERE role = 'delivery_dept' ORDER BY id")).all()
+        maker, checker = load_principal(s, ids[0]), load_principal(s, ids[1])
+        started = time.perf_counter()
+        ticket = planning.submit_plan(s, maker, plan_id, reason="季度调整", vault=VAULT, now=now)
+    submit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    with sessions.begin() as s:
+        approve(s, checker, ticket.id, vault=VAULT, now=now)
+    apply_s = time.perf_counter() - started
+    with sessions() as s:
+        status = s.scalar(
+            text("SELECT status::text FROM tickets WHERE id = :id"), {"id": ticket.id}
+        )
+    assert status == "applied", status
+    return {"submit_s": round(submit_s, 2), "apply_s": round(apply_s, 2)}
 
 
 def direct(engine: Engine, depot: int, weekday: int, budget: float) -> tuple[float, int]:
@@ -265,7 +290,9 @@ def quarterly(cluster: Any, spec: dict[str, Any]) -> dict[str, Any]:
         "shops_changing_day": summary["shopsChangingDay"],
         "saving_vs_sweep": round(1 - summary["after"]["travelS"] / summary["before"]["travelS"], 4),
         "unassigned": len(summary["unassigned"]),
+        "moves": summary["moves"],
     }
+    result.update(submit_and_apply(engine, out["plan_id"]))
     print(f"(c) {json.dumps(result, ensure_ascii=False)}", flush=True)
     engine.dispose()
     cluster.drop_database("plan_bench_c")
