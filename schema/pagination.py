@@ -57,15 +57,29 @@ def page_size(first: int | None) -> int:
     return first
 
 
-def _selects(selections: Sequence[Selection], name: str) -> bool:
-    """Whether a field of this name is selected here, directly or through fragments."""
+def _fields(selections: Sequence[Selection]) -> list[SelectedField]:
+    """The fields of a selection, those in fragments included."""
+    out: list[SelectedField] = []
     for s in selections:
         if isinstance(s, SelectedField):
-            if s.name == name:
-                return True
-        elif _selects(s.selections, name):
-            return True
-    return False
+            out.append(s)
+        else:
+            out += _fields(s.selections)
+    return out
+
+
+def selected_names(selections: Sequence[Selection], *path: str) -> set[str]:
+    """The names of the fields selected along ``path`` (e.g. "edges", "node" below a
+    connection), through fragments; @skip and @include are not evaluated (a superset)."""
+    fields = _fields(selections)
+    for name in path:
+        fields = _fields([c for f in fields if f.name == name for c in f.selections])
+    return {f.name for f in fields}
+
+
+def wants_total(info: Info) -> bool:
+    """Whether the connection this resolver returns is asked for its ``totalCount``."""
+    return any("totalCount" in selected_names(f.selections) for f in info.selected_fields)
 
 
 def page(
@@ -76,8 +90,9 @@ def page(
     rows = list(session.scalars(stmt.order_by(*order).offset(offset).limit(size + 1)))
     has_next = len(rows) > size
     rows = rows[:size]
-    wanted = any(_selects(f.selections, "totalCount") for f in info.selected_fields)
     total = (
-        (session.scalar(select(func.count()).select_from(stmt.subquery())) or 0) if wanted else 0
+        (session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        if wants_total(info)
+        else 0
     )
     return rows, has_next, total

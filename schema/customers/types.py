@@ -1,4 +1,11 @@
-"""Customer, its connection and nested objects."""
+"""Customer, its connection and nested objects.
+
+A node comes in two builds. ``customer_node`` takes an ORM row and presents every
+catalogue field (mutation payloads, a route's stops, a ticket's customer).
+``lean_node`` takes a row holding only the columns a query asked for
+(``schema.customers.columns``): the list path builds no ORM object and masks only the
+personal fields that are selected. Either way masking is ``domain.masking.mask``.
+"""
 
 from __future__ import annotations
 
@@ -32,19 +39,29 @@ if TYPE_CHECKING:
 _SPECS = [s for s in catalogue() if s.type != "point"]
 
 
+def point_geojson(location: object) -> dict[str, Any] | None:
+    """A stored location as a GeoJSON Point (WGS-84): from the geometry of an ORM row, or
+    from the ``(lng, lat)`` a lean row selected (``ST_X``, ``ST_Y``)."""
+    if location is None:
+        return None
+    if isinstance(location, tuple):
+        return {"type": "Point", "coordinates": [location[0], location[1]]}
+    point = to_shape(location)  # type: ignore[arg-type]
+    return {"type": "Point", "coordinates": [point.x, point.y]}
+
+
 @strawberry.type(description="A retail customer (零售客户): catalogue fields, personal ones masked")
 class Customer(CustomerFields):
     id: int
     version: int
+    # the stored geometry (ORM row) or its (lng, lat) (lean row); None: no location
     _location: strawberry.Private[object]
-    _row: strawberry.Private[CustomerRow]
+    # the ORM row, for asOf and completeness (None on a lean node: those select it)
+    _row: strawberry.Private[CustomerRow | None]
 
     @strawberry.field(description="地理位置 (GeoJSON Point, WGS-84)")
     def location(self) -> GeoJSON | None:  # type: ignore[valid-type]
-        if self._location is None:
-            return None
-        point = to_shape(self._location)  # type: ignore[arg-type]
-        return {"type": "Point", "coordinates": [point.x, point.y]}
+        return point_geojson(self._location)
 
     @strawberry.field(description="客户经理")
     async def customer_manager(
@@ -76,21 +93,32 @@ class Customer(CustomerFields):
         description="某一时刻的档案（字段键 → JSON 值；个人敏感信息脱敏）：当前档案撤销其后的修改"
     )
     def as_of(self, info: Info, at: dt.datetime) -> JSON:
+        assert self._row is not None  # a query selecting asOf loads the ORM row
         return JSON(record_at(info, self._row, at))
 
     @strawberry.field(description="档案完整率（按今天的上海日期计算期限）")
     def completeness(self, info: Info) -> Completeness:
+        assert self._row is not None  # a query selecting completeness loads the ORM row
         return completeness_of(info, self._row)
 
 
 def customer_node(row: CustomerRow) -> Customer:
-    """The node for an in-scope row: every catalogue field, personal values masked."""
+    """The node for an in-scope ORM row: every catalogue field, personal values masked."""
     values: dict[str, Any] = {}
     for spec in _SPECS:
         value = getattr(row, spec.column)
         name = f"{spec.key}_id" if spec.type.startswith("ref:") else spec.key
         values[name] = mask(spec.type, value) if spec.personal else value
     return Customer(id=row.id, version=row.version, _location=row.location, _row=row, **values)
+
+
+def lean_node(values: dict[str, Any]) -> Customer:
+    """A node holding only the attributes a query selected (already masked), by their
+    Python names. Reading any other attribute raises AttributeError, so a field that the
+    column plan forgot fails loudly instead of answering null."""
+    node = Customer.__new__(Customer)
+    node.__dict__.update(values)
+    return node
 
 
 @strawberry.type
