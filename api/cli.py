@@ -8,6 +8,8 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
 
 import click
 from sqlalchemy.orm import Session
@@ -143,6 +145,35 @@ def db_url() -> None:
         click.echo(settings.database_url)
     else:
         click.echo(_embedded().url())
+
+
+@main.group()
+def roads() -> None:
+    """The road network (OpenStreetMap via osm2pgrouting) for driving distances and times."""
+
+
+@roads.command("import")
+@click.argument("osm_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--schema", default="roads", show_default=True, help="Schema holding the network")
+@click.option(
+    "--mapconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="osm2pgrouting map configuration (default: its car configuration)",
+)  # fmt: skip
+def roads_import(osm_file: Path, schema: str, mapconfig: Path | None) -> None:
+    """Replace the road network with the roads of an OpenStreetMap XML file (.osm)."""
+    from geo.roads import RoadsError, conn_params, import_osm
+
+    params = conn_params(database_url(_settings()))
+    _say(f"正在导入 {osm_file} …")
+    try:
+        done = import_osm(osm_file, **asdict(params), schema=schema, mapconfig=mapconfig)
+    except (RoadsError, ValueError) as exc:
+        raise click.ClickException(f"道路导入失败，原有路网未改动：{exc}") from None
+    routable = f"其中 {done.routable_vertices:,} 个相互连通，用于计算行车距离和时间"
+    click.echo(
+        f"已导入道路 {done.ways:,} 段，路口 {done.vertices:,} 个（{routable}），"
+        f"用时 {done.seconds:.1f} 秒。"
+    )
 
 
 @main.command("migrate")

@@ -127,14 +127,23 @@ def import_osm(
             _recreate_schema(conn, staging)
             path = _search_path(conn, staging)
             _run_osm2pgrouting(osm_file, config, params, staging, path, timeout_s)
-            with conn.transaction():
-                ways, vertices, routable = _prepare(conn, staging)
-                _swap(conn, staging, schema)
+            ways, vertices, routable = _check_and_swap(conn, staging, schema)
         finally:
             conn.execute(
                 sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staging))
             )
     return ImportSummary(ways, vertices, routable, round(time.monotonic() - started, 3))
+
+
+def _check_and_swap(conn: PgConn, staging: str, schema: str) -> tuple[int, int, int]:
+    """One transaction: check and prepare the staged network, then swap it in."""
+    try:
+        with conn.transaction():
+            counts = _prepare(conn, staging)
+            _swap(conn, staging, schema)
+    except psycopg.Error as exc:  # e.g. pgRouting missing; nothing was swapped in
+        raise RoadImportError(f"the database refused the import: {exc}") from None
+    return counts
 
 
 def check_schema(schema: str) -> None:

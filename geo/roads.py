@@ -78,8 +78,10 @@ CROSS JOIN LATERAL (
 ) AS v
 ORDER BY p.i
 """
+# One row of three arrays, not a row per pair: converting a million result rows cost more
+# than pgRouting's own work.
 _COST_SQL = text(
-    "SELECT start_vid, end_vid, agg_cost FROM pgr_dijkstraCost("
+    "SELECT array_agg(start_vid), array_agg(end_vid), array_agg(agg_cost) FROM pgr_dijkstraCost("
     " CAST(:edges AS text), CAST(:starts AS bigint[]), CAST(:ends AS bigint[]), true)"
 )
 _NETWORK_SQL = text(
@@ -120,6 +122,8 @@ class RoadCosts(TravelCosts):
         check_schema(schema)
         if not (np.isfinite(access_kmh) and access_kmh > 0):
             raise ValueError(f"access_kmh must be a finite number > 0, not {access_kmh!r}")
+        if batch < 1 or candidates < 1:
+            raise ValueError("batch and candidates must be at least 1")
         self.conn, self.schema, self.access_kmh, self.batch = conn, schema, access_kmh, batch
         # Candidates by planar distance in degrees, then the nearest by metres among them.
         self._snap_sql = text(_SNAP_SQL.format(schema=schema, candidates=int(candidates)))
@@ -173,12 +177,11 @@ class RoadCosts(TravelCosts):
         edges, ends = edges_sql(self.schema, metric), vids.tolist()
         for lo in range(0, u if u > 1 else 0, self.batch):
             params = {"edges": edges, "starts": ends[lo : lo + self.batch], "ends": ends}
-            rows = self.conn.execute(_COST_SQL, params).all()
-            if rows:
-                arr = np.array(rows, dtype=np.float64)
-                src = np.searchsorted(vids, arr[:, 0].astype(np.int64))
-                dst = np.searchsorted(vids, arr[:, 1].astype(np.int64))
-                out[src, dst] = arr[:, 2]
+            starts, targets, costs = self.conn.execute(_COST_SQL, params).one()
+            if starts:  # NULL arrays when no pair of the batch has a path
+                src = np.searchsorted(vids, np.asarray(starts, dtype=np.int64))
+                dst = np.searchsorted(vids, np.asarray(targets, dtype=np.int64))
+                out[src, dst] = np.asarray(costs, dtype=np.float64)
         return out
 
 

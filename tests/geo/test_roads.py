@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from api.cli import main
 from api.pgcluster import EmbeddedCluster
 from geo.roads import (
     DEFAULT_MAPCONFIG,
@@ -188,6 +190,42 @@ def test_conn_params_from_sqlalchemy_urls_and_conninfo() -> None:
         conn_params("host=db user=y")
 
 
+# --- the command line --------------------------------------------------------------------------
+
+
+def test_cli_imports_a_city(fresh_db_url: str, tmp_path: Path) -> None:
+    # given an OSM file of the grid and a database named by DATABASE_URL
+    path = street_grid().write(tmp_path / "xian.osm")
+    # when `retailgis roads import` runs
+    res = CliRunner().invoke(
+        main, ["roads", "import", str(path)], env={"DATABASE_URL": fresh_db_url}
+    )
+    # then it reports what was imported, and it is there
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith(
+        "已导入道路 60 段，路口 39 个（其中 36 个相互连通，用于计算行车距离和时间），用时 "
+    )
+    with psycopg.connect(conn_params(fresh_db_url).conninfo()) as conn:
+        assert conn.execute("SELECT count(*) FROM roads.ways").fetchone() == (60,)
+
+
+def test_cli_refuses_a_broken_file_and_keeps_the_network(fresh_db_url: str, tmp_path: Path) -> None:
+    # given an imported network and a broken file
+    _import(street_grid().write(tmp_path / "xian.osm"), fresh_db_url)
+    before = _fingerprint(fresh_db_url)
+    broken = tmp_path / "broken.osm"
+    broken.write_text("<osm><node id='1'", encoding="utf-8")
+    # when the command line imports it
+    res = CliRunner().invoke(
+        main, ["roads", "import", str(broken)], env={"DATABASE_URL": fresh_db_url}
+    )
+    # then it fails with a clear message and the network is unchanged
+    assert res.exit_code == 1
+    assert "Error: 道路导入失败，原有路网未改动：osm2pgrouting failed (exit 1):" in res.stderr
+    assert "Failed to open / parse data file" in res.stderr
+    assert _fingerprint(fresh_db_url) == before
+
+
 # --- refusals change nothing ----------------------------------------------------------------
 
 
@@ -270,6 +308,10 @@ def test_matrix_equals_the_independent_shortest_paths(
     assert m.distance_m.tolist() == distance.tolist()
     assert m.duration_s.tolist() == duration.tolist()
     assert (np.diag(m.distance_m) == 0).all() and (np.diag(m.duration_s) == 0).all()
+    # and small batches of sources (3 of the 12 junctions per pgRouting call) agree
+    batched = RoadCosts(grid_conn, batch=3).matrix(POINTS)
+    assert np.array_equal(batched.distance_m, m.distance_m)
+    assert np.array_equal(batched.duration_s, m.duration_s)
     # and one-way streets make it asymmetric
     assert (m.distance_m != m.distance_m.T).sum() > 0
     assert (m.duration_s != m.duration_s.T).sum() > 0
@@ -400,3 +442,23 @@ def test_access_speed_is_configurable(grid_db: GridDb, grid_conn: Connection) ->
     assert round(leg) == 62
     assert slow.duration_s[0, 1] == round(leg * 3.6 / ACCESS_KMH) == 15
     assert fast.duration_s[0, 1] == round(leg * 3.6 / (2 * ACCESS_KMH)) == 7
+
+
+@pytest.mark.slow
+def test_a_larger_city_matches_the_reference(fresh_db_url: str, tmp_path: Path) -> None:
+    # given a 40 x 40 grid (1,600 junctions) and 1,000 shops, most on distinct junctions
+    osm = plain_grid(40, 40)
+    _import(osm.write(tmp_path / "big.osm"), fresh_db_url)
+    rng = np.random.default_rng(11)
+    points = [at(r, c) for r, c in zip(*rng.uniform(0, 39, (2, 1000)), strict=True)]
+    # when the matrix is computed
+    engine = create_engine(fresh_db_url, poolclass=NullPool)
+    with engine.connect() as conn:
+        m = RoadCosts(conn, batch=200).matrix(points)
+    engine.dispose()
+    # then a sample of it equals the reference (snapping does not depend on the other points)
+    sample = sorted(rng.choice(1000, 25, replace=False).tolist())
+    reference = Reference(osm, class_speeds(DEFAULT_MAPCONFIG))
+    distance, duration, _ = reference.matrix([points[i] for i in sample])
+    assert np.array_equal(m.distance_m[np.ix_(sample, sample)], distance)
+    assert np.array_equal(m.duration_s[np.ix_(sample, sample)], duration)
