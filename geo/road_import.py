@@ -114,6 +114,11 @@ def import_osm(
     ``RoadImportError`` and leaves the previous network (or nothing) in place. Imports into
     one schema are serialised by an advisory lock. Other tables in ``schema`` are kept; the
     tables osm2pgrouting makes are replaced (``CASCADE``: views on them go too).
+
+    On top of osm2pgrouting's output: forward times of ways with their own forward speed
+    are corrected (see ``_prepare``), junctions get a ``routable`` flag (the largest
+    strongly connected part) and a GiST index over the routable ones, and both tables are
+    analysed. osm2pgrouting holds the whole file in memory: clip a province to the city.
     """
     started = time.monotonic()
     params = ConnParams(dbname, host, port, user, password)
@@ -262,17 +267,21 @@ def _prepare(conn: PgConn, staging: str) -> tuple[int, int, int]:
     if broken:
         raise RoadImportError(f"osm2pgrouting left {broken} road segments without junctions")
     steps = [
-        "ALTER TABLE {} ADD COLUMN routable boolean NOT NULL DEFAULT false",
+        # osm2pgrouting 2.3 times the forward direction at maxspeed_backward: redo it.
+        "UPDATE {ways} SET cost_s = sign(cost_s) * length_m / (maxspeed_forward / 3.6)"
+        " WHERE maxspeed_forward > 0 AND maxspeed_forward <> maxspeed_backward",
+        "ALTER TABLE {vertices} ADD COLUMN routable boolean NOT NULL DEFAULT false",
         "WITH comp AS (SELECT component, node FROM pgr_strongComponents(%s)),"
         " main AS (SELECT component FROM comp GROUP BY component"
         "          ORDER BY count(*) DESC, component LIMIT 1)"
-        " UPDATE {} AS v SET routable = true FROM comp JOIN main USING (component)"
+        " UPDATE {vertices} AS v SET routable = true FROM comp JOIN main USING (component)"
         " WHERE v.id = comp.node",
-        "CREATE INDEX ways_vertices_pgr_routable_idx ON {} USING gist (the_geom) WHERE routable",
+        "CREATE INDEX ways_vertices_pgr_routable_idx ON {vertices} USING gist (the_geom)"
+        " WHERE routable",
     ]
     for step in steps:
         args = (edges_sql(staging, "duration"),) if "%s" in step else None
-        conn.execute(sql.SQL(step).format(vertices), args)
+        conn.execute(sql.SQL(step).format(ways=ways, vertices=vertices), args)
     conn.execute(sql.SQL("ANALYZE {}, {}").format(ways, vertices))
     n_vertices, routable = _ints(
         conn, "SELECT count(*), count(*) FILTER (WHERE routable) FROM {}", vertices

@@ -69,9 +69,10 @@ class OsmMap:
 
 
 def street_grid() -> OsmMap:
-    """6 x 6 junctions with mixed classes and speeds, one-way streets (both tag forms), two
-    missing blocks, a bent block, a footway (not for cars), a disconnected scrap of road and
-    a one-way dead end (neither strongly connected to the grid)."""
+    """6 x 6 junctions with mixed classes and speeds (one street faster southwards), one-way
+    streets (both tag forms), two missing blocks, a bent block, a footway (not for cars), a
+    disconnected scrap of road and a one-way dead end (neither strongly connected to the
+    grid)."""
     osm = OsmMap()
     for r in range(6):
         for c in range(6):
@@ -87,7 +88,7 @@ def street_grid() -> OsmMap:
     osm.way(row[4], highway="residential", oneway="yes")  # west to east only
     osm.way(row[5], highway="residential", oneway="-1", maxspeed="40")  # east to west only
     osm.way(col[0], highway="residential")
-    osm.way(col[1], highway="residential")
+    osm.way(col[1], highway="residential", **{"maxspeed:forward": "30", "maxspeed:backward": "60"})
     osm.way(col[2], highway="primary")
     osm.way(col[3][:4], highway="residential")
     osm.way(col[3][4:], highway="residential")  # no block between rows 3 and 4
@@ -196,14 +197,15 @@ class Reference:
         self.into: dict[int, list[Arc]] = defaultdict(list)
         for way in ways:
             kmh = float(way.tags.get("maxspeed", speeds[way.tags["highway"]]))
+            forward = float(way.tags.get("maxspeed:forward", kmh))
+            backward = float(way.tags.get("maxspeed:backward", kmh))
             oneway = way.tags.get("oneway", "no")
             for a, b in zip(way.nodes, way.nodes[1:], strict=False):
                 metres = geodesic_m(osm.nodes[a], osm.nodes[b])
-                seconds = metres / (kmh / 3.6)
                 if oneway != "-1":
-                    self._arc(a, b, metres, seconds)
+                    self._arc(a, b, metres, metres / (forward / 3.6))
                 if oneway not in ("yes", "1", "true"):
-                    self._arc(b, a, metres, seconds)
+                    self._arc(b, a, metres, metres / (backward / 3.6))
         self.routable = self._main_component()
 
     def _arc(self, a: int, b: int, metres: float, seconds: float) -> None:

@@ -1,54 +1,42 @@
-"""Road-network travel costs: the real osm2pgrouting into real PostGIS, and pgRouting's matrix
+"""Road-network travel costs: pgRouting's matrix over a network imported by osm2pgrouting,
 against shortest paths computed independently in Python (tests/geo/osm_grid.py)."""
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import psycopg
 import pytest
-from click.testing import CliRunner
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from api.cli import main
 from api.pgcluster import EmbeddedCluster
 from geo.roads import (
     DEFAULT_MAPCONFIG,
-    ConnParams,
-    ImportSummary,
     NoRoadNetworkError,
     RoadCosts,
-    RoadImportError,
     UnreachableError,
-    conn_params,
-    import_osm,
 )
-from tests.conftest import TEMPLATE_DB
 from tests.geo.osm_grid import (
     ACCESS_KMH,
-    OsmMap,
     Reference,
     at,
     class_speeds,
     geodesic_m,
     gid,
     plain_grid,
-    street_grid,
+)
+from tests.geo.roads_support import (
+    GridDb,
+    grid_database,
+    import_into,
+    require_osm2pgrouting,
+    rolled_back,
 )
 
-if shutil.which("osm2pgrouting") is None:
-    pytest.fail(
-        "osm2pgrouting is not installed: run scripts/bootstrap.sh (apt-get install osm2pgrouting)",
-        pytrace=False,
-    )
+require_osm2pgrouting()
 
 # Points on junctions, inside blocks, two on one junction, one beside the disconnected scrap
 # of road, one beside the one-way dead end, and pairs across a one-way street and a gap.
@@ -61,236 +49,18 @@ BESIDE_SCRAP, BESIDE_DEAD_END, NEXT_TO_FIRST = 6, 7, 8
 ROW4_WEST, ROW4_EAST, GAP_WEST, GAP_EAST = 12, 13, 14, 15
 
 
-@dataclass(frozen=True)
-class GridDb:
-    url: str
-    engine: Engine
-    summary: ImportSummary
-    reference: Reference
-
-
-def _import(path: Path, url: str, **options: object) -> ImportSummary:
-    return import_osm(path, **asdict(conn_params(url)), **options)  # type: ignore[arg-type]
-
-
-def _fingerprint(url: str) -> tuple[tuple[Any, ...], ...]:
-    """Schemas, relations and a digest of the road tables' rows: what a refusal must keep."""
-    with psycopg.connect(conn_params(url).conninfo()) as conn:
-        relations = conn.execute(
-            "SELECT n.nspname, c.relname FROM pg_class c"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'"
-            " ORDER BY 1, 2"
-        ).fetchall()
-        schemas = conn.execute("SELECT nspname FROM pg_namespace ORDER BY 1").fetchall()
-        digests = [
-            conn.execute(
-                f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM roads.{t} t"
-            ).fetchone()
-            for t in ("ways", "ways_vertices_pgr")
-            if ("roads", t) in relations
-        ]
-    return tuple(schemas), tuple(relations), tuple(digests)
-
-
 @pytest.fixture(scope="module")
 def grid_db(
     pg_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GridDb]:
-    """A database holding the street grid, imported once for the module's read-only tests."""
-    name = f"roads_{uuid.uuid4().hex[:12]}"
-    pg_cluster.create_database(name, template=TEMPLATE_DB)
-    url = pg_cluster.url(name)
-    osm = street_grid()
-    summary = _import(osm.write(tmp_path_factory.mktemp("osm") / "grid.osm"), url)
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        yield GridDb(url, engine, summary, Reference(osm, class_speeds(DEFAULT_MAPCONFIG)))
-    finally:
-        engine.dispose()
-        pg_cluster.drop_database(name)
+    with grid_database(pg_cluster, tmp_path_factory.mktemp("osm")) as db:
+        yield db
 
 
 @pytest.fixture
 def grid_conn(grid_db: GridDb) -> Iterator[Connection]:
-    """A connection to the grid database in a transaction rolled back after the test."""
-    with grid_db.engine.connect() as conn:
-        trans = conn.begin()
-        try:
-            yield conn
-        finally:
-            trans.rollback()
-
-
-# --- the import ---------------------------------------------------------------------------
-
-
-def test_import_builds_the_network_the_reference_predicts(
-    grid_db: GridDb, grid_conn: Connection
-) -> None:
-    # given the grid imported with the car map configuration (fixture)
-    ref = grid_db.reference
-    # then the road segments, junctions and routable junctions are the ones predicted
-    assert (grid_db.summary.ways, grid_db.summary.vertices, grid_db.summary.routable_vertices) == (
-        ref.segments, len(ref.junctions), len(ref.routable),
-    )  # fmt: skip
-    # rows 5+4+5+5+5+5, columns 5+5+5+4+5+5, the scrap and the dead end; 36 + 3 junctions
-    assert (ref.segments, len(ref.junctions), len(ref.routable)) == (60, 39, 36)
-    routable = grid_conn.execute(
-        text("SELECT osm_id FROM roads.ways_vertices_pgr WHERE routable ORDER BY osm_id")
-    ).scalars()
-    assert set(routable) == ref.routable == {gid(r, c) for r in range(6) for c in range(6)}
-    # and the footway is not there, the names survive, the staging schema is gone
-    footway = next(w.osm_id for w in ref.osm.ways if w.tags["highway"] == "footway")
-    imported = set(grid_conn.execute(text("SELECT DISTINCT osm_id FROM roads.ways")).scalars())
-    assert footway not in imported and len(imported) == len(ref.osm.ways) - 1
-    named = text("SELECT count(*) FROM roads.ways WHERE name = '南大街'")
-    assert grid_conn.execute(named).scalar() == 5  # row 0: five blocks
-    assert grid_conn.execute(text("SELECT to_regnamespace('roads_import')")).scalar() is None
-
-
-def test_reimport_replaces_the_network_and_keeps_other_tables(
-    fresh_db_url: str, tmp_path: Path
-) -> None:
-    # given an imported grid and a table of our own in the roads schema
-    _import(street_grid().write(tmp_path / "grid.osm"), fresh_db_url)
-    with psycopg.connect(conn_params(fresh_db_url).conninfo(), autocommit=True) as conn:
-        conn.execute("CREATE TABLE roads.notes (id int); INSERT INTO roads.notes VALUES (7)")
-    # when a smaller city replaces it
-    summary = _import(plain_grid(3, 4).write(tmp_path / "small.osm"), fresh_db_url)
-    # then only the new network is there, and our table is untouched
-    assert (summary.ways, summary.vertices, summary.routable_vertices) == (17, 12, 12)
-    with psycopg.connect(conn_params(fresh_db_url).conninfo()) as conn:
-        assert conn.execute("SELECT count(*) FROM roads.ways").fetchone() == (17,)
-        assert conn.execute("SELECT id FROM roads.notes").fetchall() == [(7,)]
-
-
-def test_import_over_tcp_with_a_password(pg_cluster: EmbeddedCluster, tmp_path: Path) -> None:
-    # given a database reached over TCP with password authentication
-    name = f"roads_{uuid.uuid4().hex[:12]}"
-    pg_cluster.create_database(name, template=TEMPLATE_DB)
-    try:
-        url = pg_cluster.tcp_url(name)
-        assert conn_params(url).password
-        # when the grid is imported with those credentials
-        summary = _import(plain_grid(2, 2).write(tmp_path / "g.osm"), url)
-        # then it lands
-        assert (summary.ways, summary.vertices) == (4, 4)
-    finally:
-        pg_cluster.drop_database(name)
-
-
-def test_conn_params_from_sqlalchemy_urls_and_conninfo() -> None:
-    socket = "postgresql+psycopg://postgres@/retailgis?host=/work/main/.data/pg&port=54329"
-    assert conn_params(socket) == ConnParams("retailgis", "/work/main/.data/pg", 54329, "postgres")
-    tcp = "postgresql+psycopg://u:p%40ss%3Aw@127.0.0.1:5433/city"
-    assert conn_params(tcp) == ConnParams("city", "127.0.0.1", 5433, "u", "p@ss:w")
-    assert conn_params("dbname=x host=db user=y") == ConnParams("x", "db", 5432, "y")
-    with pytest.raises(ValueError, match="names no database"):
-        conn_params("host=db user=y")
-
-
-# --- the command line --------------------------------------------------------------------------
-
-
-def test_cli_imports_a_city(fresh_db_url: str, tmp_path: Path) -> None:
-    # given an OSM file of the grid and a database named by DATABASE_URL
-    path = street_grid().write(tmp_path / "xian.osm")
-    # when `retailgis roads import` runs
-    res = CliRunner().invoke(
-        main, ["roads", "import", str(path)], env={"DATABASE_URL": fresh_db_url}
-    )
-    # then it reports what was imported, and it is there
-    assert res.exit_code == 0, res.output
-    assert res.stdout.startswith(
-        "已导入道路 60 段，路口 39 个（其中 36 个相互连通，用于计算行车距离和时间），用时 "
-    )
-    with psycopg.connect(conn_params(fresh_db_url).conninfo()) as conn:
-        assert conn.execute("SELECT count(*) FROM roads.ways").fetchone() == (60,)
-
-
-def test_cli_refuses_a_broken_file_and_keeps_the_network(fresh_db_url: str, tmp_path: Path) -> None:
-    # given an imported network and a broken file
-    _import(street_grid().write(tmp_path / "xian.osm"), fresh_db_url)
-    before = _fingerprint(fresh_db_url)
-    broken = tmp_path / "broken.osm"
-    broken.write_text("<osm><node id='1'", encoding="utf-8")
-    # when the command line imports it
-    res = CliRunner().invoke(
-        main, ["roads", "import", str(broken)], env={"DATABASE_URL": fresh_db_url}
-    )
-    # then it fails with a clear message and the network is unchanged
-    assert res.exit_code == 1
-    assert "Error: 道路导入失败，原有路网未改动：osm2pgrouting failed (exit 1):" in res.stderr
-    assert "Failed to open / parse data file" in res.stderr
-    assert _fingerprint(fresh_db_url) == before
-
-
-# --- refusals change nothing ----------------------------------------------------------------
-
-
-def test_a_broken_file_keeps_the_previous_import(fresh_db_url: str, tmp_path: Path) -> None:
-    # given an imported grid
-    _import(street_grid().write(tmp_path / "grid.osm"), fresh_db_url)
-    before = _fingerprint(fresh_db_url)
-    # when a truncated file is imported
-    broken = tmp_path / "broken.osm"
-    broken.write_text(street_grid().xml()[:1500], encoding="utf-8")
-    with pytest.raises(RoadImportError) as caught:
-        _import(broken, fresh_db_url)
-    # then osm2pgrouting's complaint is in the error, and the previous import is intact
-    assert str(caught.value).startswith("osm2pgrouting failed (exit 1):\n")
-    assert "Failed to open / parse data file" in str(caught.value)
-    assert _fingerprint(fresh_db_url) == before
-
-
-@pytest.mark.parametrize(
-    ("footways_only", "message"),
-    [
-        (True, "^the file holds no roads that the map configuration imports$"),
-        (False, "^OSM file '.*/city.osm' is not a readable file$"),
-    ],
-    ids=["no roads", "no file"],
-)
-def test_an_empty_or_missing_file_creates_nothing(
-    fresh_db_url: str, tmp_path: Path, footways_only: bool, message: str
-) -> None:
-    # given a database without roads, and a file holding only a footway (or no file)
-    before = _fingerprint(fresh_db_url)
-    path = tmp_path / "city.osm"
-    if footways_only:
-        footway = OsmMap(nodes={1: at(0, 0), 2: at(0, 1)})
-        footway.way([1, 2], highway="footway")
-        footway.write(path)
-    # when it is imported, then it is refused and nothing is created
-    with pytest.raises(RoadImportError, match=message):
-        _import(path, fresh_db_url)
-    assert _fingerprint(fresh_db_url) == before
-    assert ("roads",) not in before[0]
-
-
-def test_a_running_import_refuses_a_second(fresh_db_url: str, tmp_path: Path) -> None:
-    # given an import into "roads" holding its lock
-    path = street_grid().write(tmp_path / "grid.osm")
-    before = _fingerprint(fresh_db_url)
-    with psycopg.connect(conn_params(fresh_db_url).conninfo(), autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(hashtext('retailgis.roads_import.roads'))")
-        # when another import starts, then it is refused and nothing changes
-        with pytest.raises(
-            RoadImportError, match=r"^another import into schema 'roads' is running$"
-        ):
-            _import(path, fresh_db_url)
-    assert _fingerprint(fresh_db_url) == before
-
-
-def test_bad_options_are_refused_before_any_work(fresh_db_url: str, tmp_path: Path) -> None:
-    path = street_grid().write(tmp_path / "grid.osm")
-    before = _fingerprint(fresh_db_url)
-    with pytest.raises(ValueError, match="schema must match"):
-        _import(path, fresh_db_url, schema="Roads; DROP")
-    with pytest.raises(RoadImportError, match=r"^map configuration '/nope\.xml' is not a readable"):
-        _import(path, fresh_db_url, mapconfig=Path("/nope.xml"))
-    assert _fingerprint(fresh_db_url) == before
+    with rolled_back(grid_db.engine) as conn:
+        yield conn
 
 
 # --- the matrix -------------------------------------------------------------------------------
@@ -448,7 +218,7 @@ def test_access_speed_is_configurable(grid_db: GridDb, grid_conn: Connection) ->
 def test_a_larger_city_matches_the_reference(fresh_db_url: str, tmp_path: Path) -> None:
     # given a 40 x 40 grid (1,600 junctions) and 1,000 shops, most on distinct junctions
     osm = plain_grid(40, 40)
-    _import(osm.write(tmp_path / "big.osm"), fresh_db_url)
+    import_into(osm.write(tmp_path / "big.osm"), fresh_db_url)
     rng = np.random.default_rng(11)
     points = [at(r, c) for r, c in zip(*rng.uniform(0, 39, (2, 1000)), strict=True)]
     # when the matrix is computed
