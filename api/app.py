@@ -30,6 +30,8 @@ from domain.tickets.engine import default_calendar
 from domain.tickets.scheduler import TickReport, tick
 from domain.vault import Vault
 from schema import schema as development_schema
+from schema.customers.fast import HOT_PATHS
+from schema.fastpath import FastPath
 from schema.root import production_schema
 from schema.security import describe_unexpected
 
@@ -98,9 +100,11 @@ def create_app(
     vault: Vault | None = None,
     *,
     principals: PrincipalCache | None = None,
+    fast_path: bool = True,
 ) -> Starlette:
     """The application; ``principals`` is the token cache (a test passes one with its
-    own clock)."""
+    own clock); ``fast_path`` False runs every query through graphql-core (the tests
+    compare both)."""
     PLANNING["planning"] = settings.planning  # route figures use the configured travel costs
 
     async def healthz(request: Request) -> Response:
@@ -133,9 +137,8 @@ def create_app(
 
     sessions = make_sessionmaker(engine)
     hub = TicketEventHub(libpq_dsn(engine))
-    subscriptions = SubscriptionApp(
-        production_schema if settings.is_production else development_schema, hub, sessions
-    )
+    schema = production_schema if settings.is_production else development_schema
+    subscriptions = SubscriptionApp(schema, hub, sessions)
 
     app = Starlette(
         lifespan=lifespan,
@@ -156,5 +159,6 @@ def create_app(
     app.state.graphql = Runtime(
         sessions=sessions, read_sessions=read_only_sessionmaker(engine), vault=app.state.vault,
         principals=principals or PrincipalCache(),
+        fast=FastPath(schema, HOT_PATHS) if fast_path else None,
     )  # fmt: skip
     return app

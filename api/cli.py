@@ -63,10 +63,7 @@ def main() -> None:
 @click.option("--no-demo", is_flag=True, help="Do not load the demo city into an empty database")
 def serve(host: str | None, port: int | None, no_demo: bool) -> None:
     """Start the database if embedded, migrate, load the demo city if empty, and serve."""
-    import uvicorn
-
-    from api.app import create_app
-    from api.runtime import prepare_database
+    from api.runtime import prepare_database, serve_http
 
     settings = _settings()
     logging.basicConfig(
@@ -74,7 +71,6 @@ def serve(host: str | None, port: int | None, no_demo: bool) -> None:
     )
     url = prepare_database(settings, _say, demo=not no_demo)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # /healthz reads the revision
-    app = create_app(settings, make_engine(url))
     host, port = host or settings.host, port or settings.port
     _say(f"服务地址 http://{host}:{port}  （健康检查 /healthz，GraphQL /graphql）")
     worker = None
@@ -84,7 +80,7 @@ def serve(host: str | None, port: int | None, no_demo: bool) -> None:
         worker = spawn_worker()
         _say(f"后台任务进程已启动（pid {worker.pid}，线路规划等长任务在此运行）")
     try:
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level)
+        serve_http(settings, url, host, port)
     finally:
         if worker is not None:
             worker.terminate()

@@ -17,6 +17,7 @@ from typing import Any
 
 import strawberry
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -36,11 +37,13 @@ from starlette.responses import JSONResponse, Response
 from api.principals import PrincipalCache
 from api.readonly import run_in_thread_loop
 from domain import idempotency
+from domain.access import Principal
 from domain.errors import IDEMPOTENCY_MISMATCH, INVALID, DomainError
 from domain.vault import Vault
 from schema import schema as development_schema
 from schema.context import Context
 from schema.documents import DocumentCache, is_query
+from schema.fastpath import FastPath
 from schema.loaders import make_loaders
 from schema.root import production_schema
 from schema.security import MAX_TOKENS
@@ -176,22 +179,83 @@ class Runtime:
     read_sessions: sessionmaker[Session]  # autocommit, writes refused (queries)
     vault: Vault
     principals: PrincipalCache
+    fast: FastPath | None = None  # the hot query shapes, run without graphql-core
 
 
-def _reads_only(call: Call, keyed: KeyedCall | None) -> bool:
-    """A query of a document already validated (the first sight of a document, and
-    anything else, runs in a transaction)."""
+def _known_query(call: Call, keyed: KeyedCall | None) -> DocumentNode | None:
+    """The document of a query already validated: it reads only, and may take the fast
+    path (the first sight of a document, and anything else, runs in a transaction)."""
     documents: DocumentCache | None = getattr(call.schema, "documents", None)
     if keyed is not None or documents is None:
-        return False
-    return is_query(documents.get(call.body["query"]), call.body.get("operationName"))
+        return None
+    document = documents.get(call.body["query"])
+    return document if is_query(document, call.body.get("operationName")) else None
+
+
+def _fast(runtime: Runtime, call: Call, document: DocumentNode, context: Context) -> bytes | None:
+    fast = runtime.fast
+    if fast is None or fast.schema is not call.schema:
+        return None
+    body = call.body
+    data = fast.execute(
+        body["query"], document, body.get("operationName"), body.get("variables"), context
+    )
+    return None if data is None else _render({"data": data})
+
+
+def _replay(session: Session, principal: Principal, keyed: KeyedCall) -> bytes | None:
+    """The stored answer of a keyed call already made (or the refusal of a key reused for
+    another request); None: this call is the first, and its key is now claimed."""
+    before = idempotency.claim(session, user_id=principal.user_id, key=keyed.key)
+    if before is None:
+        return None
+    session.commit()  # the token's last use; releases the lock
+    if (before.operation, before.request_hash) == (keyed.field, keyed.request_hash):
+        return before.response.encode("utf-8")
+    return _refusal(
+        f"idempotencyKey {keyed.key!r} 已用于另一请求（{before.operation}），"
+        "同一键只能重试完全相同的请求",
+        IDEMPOTENCY_MISMATCH,
+    )
+
+
+def _graphql(call: Call, context: Context, keyed: KeyedCall | None) -> bytes:
+    """Run the request through strawberry; commit, or roll back after an unexpected error."""
+    session = context.session
+    context.loaders = make_loaders(session)
+    result = run_in_thread_loop(
+        call.schema.execute(
+            call.body["query"], variable_values=call.body.get("variables"),
+            operation_name=call.body.get("operationName"), context_value=context,
+        )
+    )  # fmt: skip
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [_format_error(e, call.request_id) for e in result.errors]
+    rendered = _render(payload)
+    if result.errors and any(
+        e.original_error is not None
+        and not isinstance(e.original_error, DomainError | GraphQLError)
+        for e in result.errors
+    ):
+        session.rollback()
+        return rendered
+    principal = context.principal
+    if keyed is not None and principal is not None and result.data is not None:
+        idempotency.remember(
+            session, user_id=principal.user_id, key=keyed.key, operation=keyed.field,
+            hash_=keyed.request_hash, response=rendered.decode("utf-8"),
+        )  # fmt: skip
+    session.commit()
+    return rendered
 
 
 def _execute(runtime: Runtime, call: Call) -> tuple[int, bytes]:
     keyed = keyed_call(call.body)
     if isinstance(keyed, str):
         return 200, _refusal(keyed, INVALID)
-    factory = runtime.read_sessions if _reads_only(call, keyed) else runtime.sessions
+    known = _known_query(call, keyed)
+    factory = runtime.sessions if known is None else runtime.read_sessions
     with factory() as session:
         principal = None
         if call.token:
@@ -199,45 +263,16 @@ def _execute(runtime: Runtime, call: Call) -> tuple[int, bytes]:
             if principal is None:
                 return 401, _UNAUTHENTICATED
         if keyed is not None and principal is not None:
-            before = idempotency.claim(session, user_id=principal.user_id, key=keyed.key)
-            if before is not None:
-                session.commit()  # the token's last use; releases the lock
-                if (before.operation, before.request_hash) == (keyed.field, keyed.request_hash):
-                    return 200, before.response.encode("utf-8")
-                return 200, _refusal(
-                    f"idempotencyKey {keyed.key!r} 已用于另一请求（{before.operation}），"
-                    "同一键只能重试完全相同的请求",
-                    IDEMPOTENCY_MISMATCH,
-                )
+            replayed = _replay(session, principal, keyed)
+            if replayed is not None:
+                return 200, replayed
         context = Context(
             session=session, principal=principal, vault=runtime.vault,
             now=dt.datetime.now(dt.UTC), request_id=call.request_id,
-            loaders=make_loaders(session),
         )  # fmt: skip
-        result = run_in_thread_loop(
-            call.schema.execute(
-                call.body["query"], variable_values=call.body.get("variables"),
-                operation_name=call.body.get("operationName"), context_value=context,
-            )
-        )  # fmt: skip
-        payload: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            payload["errors"] = [_format_error(e, call.request_id) for e in result.errors]
-        rendered = _render(payload)
-        if result.errors and any(
-            e.original_error is not None
-            and not isinstance(e.original_error, DomainError | GraphQLError)
-            for e in result.errors
-        ):
-            session.rollback()
-        else:
-            if keyed is not None and principal is not None and result.data is not None:
-                idempotency.remember(
-                    session, user_id=principal.user_id, key=keyed.key, operation=keyed.field,
-                    hash_=keyed.request_hash, response=rendered.decode("utf-8"),
-                )  # fmt: skip
-            session.commit()
-    return 200, rendered
+        if known is not None and (fast := _fast(runtime, call, known, context)) is not None:
+            return 200, fast
+        return 200, _graphql(call, context, keyed)
 
 
 async def graphql_endpoint(request: Request) -> Response:

@@ -1,9 +1,11 @@
 """Bring the database up: embedded cluster (unless DATABASE_URL), migrations, catalogue,
-and the demo city on an empty database."""
+and the demo city on an empty database; then serve with one or several web processes."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from api.db import database_url, make_engine, make_sessionmaker, migrate, unit_of_work
 from api.secrets import make_vault
@@ -12,7 +14,11 @@ from domain.catalogue.sync import sync_catalogue
 from domain.demo import DemoSummary, database_is_empty, load_demo
 from domain.vault import Vault
 
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
 Say = Callable[[str], None]
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def prepare_database(settings: Settings, say: Say = print, *, demo: bool = True) -> str:
@@ -75,3 +81,37 @@ def save_credentials(summary: DemoSummary, settings: Settings) -> str:
     path.chmod(0o600)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return str(path)
+
+
+def serve_http(settings: Settings, url: str, host: str, port: int) -> None:
+    """Serve until stopped: in this process, or in ``settings.workers`` uvicorn worker
+    processes, each building its app with ``worker_app``. The database is prepared by now.
+
+    Several processes share nothing but PostgreSQL: the periodic run takes an advisory lock
+    (it runs once across them), each process LISTENs for ticket events itself (so every
+    subscription gets its events whichever process holds its socket), and each keeps its
+    own token cache (a revoked token is refused by all within its few seconds)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    if settings.workers == 1:
+        app = create_app(settings, make_engine(url))
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level)
+        return
+    uvicorn.run(
+        "api.runtime:worker_app", factory=True, workers=settings.workers, host=host, port=port,
+        log_level=settings.log_level,
+    )  # fmt: skip
+
+
+def worker_app() -> Starlette:
+    """The app of one web worker process (``uvicorn --factory``): settings from the same
+    environment, the database the parent prepared (an embedded cluster is not started
+    again)."""
+    from api.app import create_app
+
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # /healthz reads the revision
+    return create_app(settings, make_engine(database_url(settings, start=False)))

@@ -41,6 +41,15 @@ def _tick_seconds(env: Mapping[str, str]) -> int:
     return seconds
 
 
+def _workers(env: Mapping[str, str]) -> int:
+    """Web worker processes: one per core by default (at most 8); Python runs one request
+    at a time per process, so a second process is what uses a second core."""
+    workers = _int(env, "RETAILGIS_WORKERS", min(os.cpu_count() or 1, 8))
+    if workers < 1:
+        raise SettingsError("RETAILGIS_WORKERS must be >= 1")
+    return workers
+
+
 def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -87,6 +96,8 @@ class Settings:
     # The periodic run (duties, notice periods, escalation) while serving; 0 disables it.
     # Off unless configured (tests build apps with Settings()); from_env defaults to 300.
     tick_seconds: int = 0
+    # `serve` runs this many web worker processes (uvicorn); from_env: one per core.
+    workers: int = 1
     # Route planning: travel-cost engine and speeds, service time, solver budgets.
     planning: PlanningSettings = field(default_factory=PlanningSettings)
     # `serve` starts a background worker process for jobs (route planning) unless False.
@@ -119,6 +130,7 @@ class Settings:
             log_level=env.get("RETAILGIS_LOG_LEVEL", "info"),
             secret_key=_secret(env),
             tick_seconds=_tick_seconds(env),
+            workers=_workers(env),
             planning=_planning(env),
             background_worker=env.get("RETAILGIS_BACKGROUND_WORKER", "1") != "0",
         )

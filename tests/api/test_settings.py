@@ -27,11 +27,22 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         ({"RETAILGIS_PORT": "eighty"}, "RETAILGIS_PORT must be an integer"),
         ({"APP_ENV": "prod"}, "APP_ENV must be development, test or production"),
         ({"RETAILGIS_SECRET_KEY": "short"}, "RETAILGIS_SECRET_KEY must be at least 32"),
+        ({"RETAILGIS_WORKERS": "0"}, "RETAILGIS_WORKERS must be >= 1"),
+        ({"RETAILGIS_WORKERS": "two"}, "RETAILGIS_WORKERS must be an integer"),
     ],
 )
 def test_bad_values_are_refused(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_web_workers_default_to_one_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert Settings.from_env({}).workers == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 32)
+    assert Settings.from_env({}).workers == 8  # at most 8 by default
+    assert Settings.from_env({"RETAILGIS_WORKERS": "3"}).workers == 3
+    assert Settings().workers == 1  # apps built by tests serve in-process
 
 
 def test_secret_is_generated_once_and_private(tmp_path: Path) -> None:
