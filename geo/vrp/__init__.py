@@ -5,6 +5,7 @@ route, ``evaluate`` checks any set of routes independently of the solver, and
 ``balanced_clusters`` splits points into compact groups of even size.
 """
 
+from geo.vrp.clusters import balanced_clusters, lnglat_to_xy
 from geo.vrp.evaluate import evaluate
 from geo.vrp.insertion import insert
 from geo.vrp.model import (
@@ -18,7 +19,9 @@ from geo.vrp.model import (
     Vehicle,
     Violation,
 )
+from geo.vrp.sequence import resequence
 from geo.vrp.solver import solve
+from geo.vrp.vrplib_io import load_vrplib
 
 __all__ = [
     "Balance",
@@ -30,7 +33,11 @@ __all__ = [
     "Stop",
     "Vehicle",
     "Violation",
+    "balanced_clusters",
     "evaluate",
     "insert",
+    "lnglat_to_xy",
+    "load_vrplib",
+    "resequence",
     "solve",
 ]

@@ -5,14 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import numpy as np
 from pyvrp.stop import StoppingCriterion
 
 from geo.vrp.model import Cancelled
 
 Progress = Callable[[float], bool]
 _REPORT_EVERY_S = 0.25
-_INFEASIBLE = np.iinfo(np.int64).max  # PyVRP's cost of a solution that breaks a rule
 
 
 class Clock:
@@ -48,10 +46,9 @@ class Clock:
         if self.cancelled:
             raise Cancelled("the route planning was cancelled")
 
-    def until(self, share: float, give_up: float | None = None) -> StoppingCriterion:
-        """A PyVRP stopping criterion that ends when ``share`` of the budget is used, on
-        cancel (the caller then checks ``cancelled``), or -- with ``give_up`` -- when that
-        share is used and no feasible solution has been found yet."""
+    def until(self, share: float) -> StoppingCriterion:
+        """A PyVRP stopping criterion that ends when ``share`` of the budget is used, or
+        on cancel (the caller then checks ``cancelled``)."""
 
         def stop(best_cost: int) -> bool:
             now = self.elapsed()
@@ -59,11 +56,6 @@ class Clock:
                 self._last = now
                 if not self._callback(min(1.0, now / self.limit_s)):
                     self.cancelled = True
-            hopeless = give_up is not None and best_cost >= _INFEASIBLE
-            return (
-                self.cancelled
-                or now >= share * self.limit_s
-                or (hopeless and now >= (give_up or 0.0) * self.limit_s)
-            )
+            return self.cancelled or now >= share * self.limit_s
 
         return stop

@@ -8,7 +8,7 @@ its windows and the shift end. Both are exact for routes that are feasible to be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -80,6 +80,22 @@ def _stop_columns(problem: Problem, stops: Ints) -> tuple[Ints, Ints, Ints, Ints
     return early, late, service, demand
 
 
+def cheapest_position(
+    problem: Problem, routes: Mapping[int, Sequence[int]], stop: int
+) -> tuple[int, int] | None:
+    """(vehicle, position) among ``routes`` adding the least travel time feasibly; ties go
+    to the lower vehicle index, then the earlier position. None if nothing is feasible."""
+    best: tuple[int, int, int] | None = None
+    for vehicle, route in sorted(routes.items()):
+        cost, ok = insertion_options(problem, vehicle, route, [stop])
+        if not ok.any():
+            continue
+        position = int(np.argmin(np.where(ok[0], cost[0], _OPEN)))
+        option = (int(cost[0, position]), vehicle, position)
+        best = option if best is None or option < best else best
+    return None if best is None else (best[1], best[2])
+
+
 def insert(
     problem: Problem, routes: Sequence[Sequence[int]], stop: int
 ) -> tuple[tuple[int, ...], ...]:
@@ -94,17 +110,10 @@ def insert(
         raise ValueError(f"stop {stop} does not exist")
     if any(stop in route for route in routes):
         raise ValueError(f"stop {stop} is already on a route")
-    best: tuple[int, int, int] | None = None
-    for vehicle, route in enumerate(routes):
-        cost, ok = insertion_options(problem, vehicle, route, [stop])
-        if not ok.any():
-            continue
-        position = int(np.argmin(np.where(ok[0], cost[0], _OPEN)))
-        option = (int(cost[0, position]), vehicle, position)
-        best = option if best is None or option < best else best
+    best = cheapest_position(problem, dict(enumerate(routes)), stop)
     if best is None:
         raise NoFeasibleInsertion(f"no route can take stop {stop} within its constraints")
-    _, vehicle, position = best
+    vehicle, position = best
     target = list(routes[vehicle])
     target.insert(position, stop)
     return tuple(tuple(target) if v == vehicle else tuple(route) for v, route in enumerate(routes))

@@ -15,13 +15,15 @@ from pyvrp.stop import StoppingCriterion
 from geo.vrp.balance import stop_cap
 from geo.vrp.build import Limits, SubProblem, build, from_solution, to_solution
 from geo.vrp.clock import Clock, Progress
+from geo.vrp.decompose import zones
 from geo.vrp.evaluate import evaluate, route_is_feasible, schedule_route
+from geo.vrp.insertion import cheapest_position
 from geo.vrp.model import Cancelled, Plan, Problem
 from geo.vrp.rebalance import rebalance
 
 Routes = dict[int, list[int]]
+ZONE_SHARE = 0.5  # share of the budget for solving zones of a very large day apart
 _FIRST_PHASE = 0.4  # share of the budget before the duration cap is known
-_GIVE_UP = 0.25  # share of a run after which, still infeasible, stops become optional
 
 
 def solve(
@@ -44,6 +46,7 @@ def solve(
     stops = [s for s in range(problem.n) if s not in taken and _servable(problem, s, vehicles)]
     warm = _checked_initial(problem, initial, set(stops), vehicles)
     routes = _search(problem, stops, vehicles, warm, clock, seed) if stops and vehicles else {}
+    routes = _place_leftovers(problem, routes, stops)
     if problem.balance.rule != "none":
         routes = rebalance(problem, routes, vehicles)
     clock.report(1.0)
@@ -59,9 +62,12 @@ def _search(
     seed: int,
 ) -> Routes:
     limits = _limits(problem, stops, vehicles, None)
+    end = _FIRST_PHASE if problem.balance.rule == "duration" else 1.0
+    if not any(warm.values()):
+        warm = _by_zones(problem, (stops, vehicles, limits), clock, end * ZONE_SHARE, seed)
+    first = _run(problem, (stops, vehicles, limits), warm, clock, end, seed)
     if problem.balance.rule != "duration":
-        return _run(problem, (stops, vehicles, limits), warm, clock, 1.0, seed)
-    first = _run(problem, (stops, vehicles, limits), warm, clock, _FIRST_PHASE, seed)
+        return first
     durations = [
         schedule_route(problem, problem.vehicles[v], route)[0].duration_s
         for v, route in first.items()
@@ -72,6 +78,24 @@ def _search(
     cap = int(sum(durations) / len(durations) * (1 + problem.balance.tolerance))
     limits = _limits(problem, stops, vehicles, cap)
     return _run(problem, (stops, vehicles, limits), first, clock, 1.0, seed)
+
+
+def _by_zones(
+    problem: Problem,
+    scope: tuple[list[int], list[int], Limits],
+    clock: Clock,
+    until: float,
+    seed: int,
+) -> Routes:
+    """A start for a very large day: each angular zone solved on its own (see decompose)."""
+    stops, vehicles, limits = scope
+    parts = zones(problem, stops, vehicles)
+    start = done = clock.fraction()
+    routes: Routes = {}
+    for zone_stops, zone_vehicles in parts:
+        done += (until - start) * len(zone_stops) / len(stops)
+        routes.update(_run(problem, (zone_stops, zone_vehicles, limits), {}, clock, done, seed))
+    return routes
 
 
 def _limits(problem: Problem, stops: list[int], vehicles: list[int], cap: int | None) -> Limits:
@@ -95,23 +119,10 @@ def _run(
     share: float,
     seed: int,
 ) -> Routes:
-    """PyVRP until ``share`` of the budget, routes handed to concrete vehicles.
-
-    Every stop is first required: PyVRP searches markedly better that way. Only when no
-    feasible plan turns up early (the day holds more than the fleet can do) does the rest
-    of the run make stops optional, with a prize above any detour, so the solver leaves
-    out as few as it must and they come back as ``unassigned``.
-    """
+    """PyVRP until ``share`` of the budget, its routes handed to concrete vehicles."""
     stops, vehicles, limits = scope
-    start = clock.fraction()
-    give_up = start + (share - start) * _GIVE_UP
-    sub = build(problem, stops, vehicles, limits, optional=False)
-    best = _pyvrp(sub, warm, clock.until(share, give_up), seed, clock)
-    routes = _assign(sub, from_solution(sub, best), warm)
-    if best.is_feasible():
-        return routes
-    sub = build(problem, stops, vehicles, limits, optional=True)
-    best = _pyvrp(sub, routes, clock.until(share), seed, clock)
+    sub = build(problem, stops, vehicles, limits)
+    best = _pyvrp(sub, warm, clock.until(share), seed, clock)
     return _assign(sub, from_solution(sub, best), warm)
 
 
@@ -145,6 +156,17 @@ def _assign(sub: SubProblem, found: list[tuple[int, list[int]]], warm: Routes) -
             if i not in done_routes and not routes[v]:
                 routes[v] = mine[i]
                 done_routes.add(i)
+    return routes
+
+
+def _place_leftovers(problem: Problem, routes: Routes, stops: list[int]) -> Routes:
+    """Put any stop the search left out where it fits most cheaply, if it fits anywhere:
+    the search treats stops as optional, so make sure none is left out needlessly."""
+    placed = {s for route in routes.values() for s in route}
+    for stop in (s for s in stops if s not in placed):
+        spot = cheapest_position(problem, routes, stop)
+        if spot is not None:
+            routes[spot[0]].insert(spot[1], stop)
     return routes
 
 
