@@ -4,6 +4,7 @@ from domain.models.base import Base
 from domain.models.catalogue import FieldDefinition
 from domain.models.customers import Customer, PurchaseRecord
 from domain.models.idempotency import IdempotencyKey
+from domain.models.imports import Import
 from domain.models.org import ApiToken, Department, OrgUnit, User
 from domain.models.places import Depot, Region, ServiceArea
 from domain.models.planning import Job, RoutePlan, RoutePlanItem
@@ -28,6 +29,7 @@ __all__ = [
     "Duty",
     "FieldDefinition",
     "IdempotencyKey",
+    "Import",
     "Job",
     "LedgerEntry",
     "Notification",
