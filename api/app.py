@@ -31,6 +31,7 @@ from domain.tickets.scheduler import TickReport, tick
 from domain.vault import Vault
 from schema import schema as development_schema
 from schema.customers.fast import HOT_PATHS
+from schema.customers.sql import SQL_PATHS
 from schema.fastpath import FastPath
 from schema.root import production_schema
 from schema.security import describe_unexpected
@@ -159,6 +160,6 @@ def create_app(
     app.state.graphql = Runtime(
         sessions=sessions, read_sessions=read_only_sessionmaker(engine), vault=app.state.vault,
         principals=principals or PrincipalCache(),
-        fast=FastPath(schema, HOT_PATHS) if fast_path else None,
+        fast=FastPath(schema, HOT_PATHS, SQL_PATHS) if fast_path else None,
     )  # fmt: skip
     return app

@@ -200,6 +200,8 @@ def _fast(runtime: Runtime, call: Call, document: DocumentNode, context: Context
     data = fast.execute(
         body["query"], document, body.get("operationName"), body.get("variables"), context
     )
+    if isinstance(data, str):  # rendered by PostgreSQL
+        return b'{"data":' + data.encode("utf-8") + b"}"
     return None if data is None else _render({"data": data})
 
 

@@ -43,6 +43,7 @@ from strawberry.types.arguments import convert_arguments
 from schema.context import Context
 from schema.cost import cost_errors
 from schema.fastplan import HotPaths, Plan, Step, Unsupported, compile_plan
+from schema.sqljson import NotSql, Renderer, SqlPaths
 
 log = logging.getLogger("retailgis.graphql.fastpath")
 MAX_PLANS = 256
@@ -58,8 +59,10 @@ class Fallback(Exception):
 class FastPath:
     """The plans of one schema's documents, and running them."""
 
-    def __init__(self, schema: strawberry.Schema, hot: HotPaths) -> None:
-        self.schema, self.hot = schema, hot
+    def __init__(
+        self, schema: strawberry.Schema, hot: HotPaths, sql: SqlPaths | None = None
+    ) -> None:
+        self.schema, self.hot, self.sql = schema, hot, sql
         self._plans: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -73,6 +76,7 @@ class FastPath:
                 found = compile_plan(self.schema, self.hot, document, operation_name)
                 for step in found.steps:
                     _attach(step)
+                found.sql = self._renderer(found)
             except Unsupported:
                 found = _NO_PLAN
             with self._lock:
@@ -81,6 +85,16 @@ class FastPath:
                     self._plans.popitem(last=False)
         return found if isinstance(found, Plan) else None
 
+    def _renderer(self, plan: Plan) -> Renderer | None:
+        if self.sql is None:
+            return None
+        renderer = Renderer(self.sql)
+        try:
+            renderer.check(plan)
+        except NotSql:
+            return None
+        return renderer
+
     def execute(
         self,
         query: str,
@@ -88,41 +102,56 @@ class FastPath:
         operation_name: str | None,
         variables: dict[str, Any] | None,
         context: Context,
-    ) -> dict[str, Any] | None:
-        """The response's ``data``, or None: run the normal executor instead."""
+    ) -> dict[str, Any] | str | None:
+        """The response's ``data`` (as JSON text when PostgreSQL rendered it), or None: run
+        the normal executor instead."""
         plan = self.plan(query, document, operation_name)
         if plan is None or cost_errors(self.schema._schema, document, variables or {}):
             return None
         try:
-            return _Run(self.schema, context).run(plan, variables or {})
+            run = _Run(self.schema, context, plan, variables or {})
+            return run.sql() if plan.sql is not None else run.python()
         except Exception as exc:  # the normal executor answers, errors included
             log.debug("fast path fell back: %s", type(exc).__name__)
             return None
 
 
 class _Run:
-    def __init__(self, schema: strawberry.Schema, context: Context) -> None:
-        self.schema, self.context = schema, context
-
-    def run(self, plan: Plan, variables: dict[str, Any]) -> dict[str, Any]:
-        gschema = self.schema._schema
-        coerced = get_variable_values(gschema, plan.operation_variables or (), variables)
+    def __init__(
+        self, schema: strawberry.Schema, context: Context, plan: Plan, variables: dict[str, Any]
+    ) -> None:
+        self.schema, self.context, self.plan = schema, context, plan
+        coerced = get_variable_values(schema._schema, plan.operation_variables or (), variables)
         if isinstance(coerced, list):
             raise Fallback("variables")
+        self.variables = coerced
+
+    def arguments(self, step: Step) -> dict[str, Any]:
+        """A root field's arguments by Python name, as strawberry gives them a resolver."""
+        assert step.gfield is not None and step.node is not None
+        raw = get_argument_values(step.gfield, step.node, self.variables)
+        return convert_arguments(
+            raw, step.gfield.extensions["strawberry-definition"].arguments,
+            scalar_registry=self.schema.schema_converter.scalar_registry,
+            config=self.schema.config,
+        )  # fmt: skip
+
+    def sql(self) -> str:
+        args = {s.key: self.arguments(s) for s in self.plan.steps if s.kind != "typename"}
+        statement = self.plan.sql.statement(self.plan, self.context, args)
+        text = self.context.session.execute(statement).scalar_one()
+        assert isinstance(text, str)
+        return text
+
+    def python(self) -> dict[str, Any]:
         pending: Pending = {}
         data: dict[str, Any] = {}
-        for step in plan.steps:
+        for step in self.plan.steps:
             if step.kind == "typename":
                 data[step.key] = step.read
                 continue
-            assert step.gfield is not None and step.node is not None
-            raw = get_argument_values(step.gfield, step.node, coerced)
-            kwargs = convert_arguments(
-                raw, step.gfield.extensions["strawberry-definition"].arguments,
-                scalar_registry=self.schema.schema_converter.scalar_registry,
-                config=self.schema.config,
-            )  # fmt: skip
-            data[step.key] = step.complete(step.read(self.context, step, **kwargs), pending)
+            value = step.read(self.context, step, **self.arguments(step))
+            data[step.key] = step.complete(value, pending)
         while pending:
             _, (step, entries) = pending.popitem()
             values = step.read(self.context, [parent for _, parent in entries])

@@ -83,6 +83,7 @@ class Step:
 class Plan:
     operation_variables: Any  # the operation's variable definitions
     steps: list[Step]
+    sql: Any = None  # a ``schema.sqljson.Renderer`` when PostgreSQL renders the whole data
 
 
 class _Compiler:

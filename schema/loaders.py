@@ -32,26 +32,27 @@ TICKETS_PER_CUSTOMER = 50
 IDS = bindparam("ids", type_=ARRAY(BigInteger))
 
 
-def one_of(column: ColumnElement[Any]) -> ColumnElement[bool]:
+def one_of(column: ColumnElement[Any] | Any) -> ColumnElement[bool]:
     """``column = ANY(:ids)``: one array parameter, so the SQL text is the same for any
     number of keys (``IN`` would render one placeholder per key: a new statement for
     the driver, never prepared, for every page size)."""
-    return column == any_(IDS)
+    condition: ColumnElement[bool] = column == any_(IDS)
+    return condition
 
 
 # The statements are built once (building a select costs more than running a small one).
 @cache
-def _users() -> Select[tuple[User]]:
+def _users() -> Select[Any]:
     return select(User).where(one_of(User.id))
 
 
 @cache
-def _routes() -> Select[tuple[DeliveryRoute]]:
+def _routes() -> Select[Any]:
     return select(DeliveryRoute).where(one_of(DeliveryRoute.id))
 
 
 @cache
-def _stops() -> Select[Any]:
+def _stops() -> Any:
     return (
         select(Customer.delivery_route_id, func.count())
         .where(one_of(Customer.delivery_route_id))
@@ -71,7 +72,8 @@ def _tickets() -> Select[Any]:
         .where(one_of(Ticket.customer_id))
         .subquery()
     )
-    return select(ranked).where(ranked.c.n <= TICKETS_PER_CUSTOMER)
+    newest_first = (ranked.c.customer_id, ranked.c.n)
+    return select(ranked).where(ranked.c.n <= TICKETS_PER_CUSTOMER).order_by(*newest_first)
 
 
 def users_by_id(session: Session, ids: Collection[int]) -> dict[int, UserNode]:

@@ -63,6 +63,31 @@ fragment All on Customer { """
     + ALL_FIELDS
     + " }"
 )
+
+
+def _sql_selection() -> str:
+    """Every field the SQL renderer declares, with aliases and __typename."""
+    from schema.customers.sql import TYPES
+
+    def fields(type_name: str) -> str:
+        out = ["__typename"]
+        for name, spec in TYPES[type_name].fields.items():
+            inner = getattr(spec, "type", None)
+            out.append(f"{name} {{ {fields(inner)} }}" if inner else name)
+        return " ".join(out)
+
+    return fields("Customer")
+
+
+SQL_WIDE = (
+    """query($n: Int, $after: String, $order: CustomerOrder!, $f: CustomerFilter) {
+  a: customers(first: $n, after: $after, orderBy: $order, filter: $f) {
+    __typename total: totalCount pageInfo { __typename more: hasNextPage }
+    edges { __typename n: node { """
+    + _sql_selection()
+    + """ } } }
+  b: customers(first: 2) { totalCount } }"""
+)
 BOTH = "query($c: String, $i: Int) { customer(id: $i, code: $c) { id } }"
 SLOW_ONLY = {
     "history": "{ customers(first: 3) { edges { node { id history { field } } } } }",
@@ -154,6 +179,9 @@ def test_every_role_gets_the_same_answer_from_both_paths(
         (FILTERED, {"f": {"search": code[-4:]}}),
         (FILTERED, {"f": {"status": "active", "bbox": [100, 30, 115, 40]}}),
         (ONE, {"c": code, "i": cid}),
+        (SQL_WIDE, {"n": 40, "after": None, "order": "CODE", "f": None}),
+        (SQL_WIDE, {"n": 7, "after": "bzo5", "order": "JOINED_ON", "f": {"status": "active"}}),
+        (SQL_WIDE, {"n": 0, "after": None, "order": "NAME", "f": {"search": code[-3:]}}),
     ]
     for role, user in users.items():
         for query, variables in cases:
@@ -176,6 +204,21 @@ def test_the_answers_hold_data_and_masking(
     assert row is not None and customer["id"] == row.id
     assert customer["phone"] != row.phone and "****" in customer["phone"]
     assert customer["location"]["type"] == "Point" and body["data"]["byId"] is None
+
+
+def test_postgresql_renders_the_pages_without_personal_fields(client: TestClient) -> None:
+    from schema.customers.columns import COLUMNS
+    from schema.customers.sql import TYPES
+
+    fast: FastPath = client.app.state.graphql.fast  # type: ignore[attr-defined]
+    for query in (NESTED, NEAR, SQL_WIDE):
+        plan = fast.plan(query, parse(query), None)
+        assert plan is not None and plan.sql is not None
+    for query in (WIDE, FILTERED, ONE):  # personal fields, dates, cursors: Python
+        plan = fast.plan(query, parse(query), None)
+        assert plan is not None and plan.sql is None
+    personal = {name for name, c in COLUMNS.items() if c.personal_type}
+    assert personal and not personal & set(TYPES["Customer"].fields)
 
 
 @pytest.mark.parametrize(
