@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from api.pgcluster import EmbeddedCluster
 from api.settings import Settings, SettingsError
 from domain.catalogue.sync import sync_catalogue
 from domain.errors import DomainError
+from domain.imports import ImportResult as ImportResultT
 from domain.users import create_token, create_user, list_tokens, list_users, revoke_token
 
 
@@ -324,6 +326,123 @@ def tokens_revoke(prefix: str, username: str | None) -> None:
     with _session(_settings()) as session:
         row = revoke_token(session, prefix=prefix, by_user=username)
     _say(f"令牌 {row.prefix}（{row.username}，{row.name}）已吊销于 {_when(row.revoked_at)}。")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Bulk imports from CSV or XLSX files: customer records, monthly purchases."""
+
+
+class _Bar:
+    """A rich progress bar on the terminal, one task per phase the import reports."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.progress = Progress(
+            "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=False,
+        )  # fmt: skip
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase not in self.tasks:
+            self.tasks[phase] = self.progress.add_task(phase, total=total)
+        self.progress.update(self.tasks[phase], completed=done, total=total)
+
+
+def _print_findings(result: ImportResultT, report: Path | None) -> None:
+    from domain.imports import write_report
+
+    for w in result.warnings:
+        _say(f"提示：{w.message}")
+    for issue in result.issues[:20]:
+        _say(f"第{issue.row}行 {issue.label_zh}：{issue.message}")
+    if len(result.issues) > 20:
+        _say(f"……共 {len(result.issues)} 条问题" + ("" if report else "，用 --report 导出全部"))
+    if report is not None:
+        write_report(report, [*result.warnings, *result.issues])
+        _say(f"校验报告已保存到 {report}")
+
+
+def _run_import(kind: str, path: Path, all_valid: bool) -> ImportResultT:
+    from api.secrets import make_vault
+    from domain import imports
+
+    settings = _settings()
+    try:
+        table = imports.read_table(path)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    with _session(settings) as session:
+        run_id = imports.start_import(
+            session, kind=kind, file_name=table.name, sha256=table.sha256,
+            actor_name=getpass.getuser(),
+        ).id  # fmt: skip
+    bar = _Bar()
+    try:
+        with bar.progress, _session(settings) as session:
+            if kind == "customers":
+                return imports.import_customers(
+                    session, table, import_id=run_id, vault=make_vault(settings),
+                    all_valid=all_valid, progress=bar,
+                )  # fmt: skip
+            return imports.import_purchases(
+                session, table, import_id=run_id, all_valid=all_valid, progress=bar
+            )
+    except BaseException:
+        with _session(settings) as session:
+            imports.discard_import(session, run_id)
+        raise
+
+
+_ALL_VALID = click.option("--all-valid", is_flag=True, help="Import the valid rows, skip the rest")
+_REPORT = click.option(
+    "--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Write the per-row findings to this .xlsx or .csv file",
+)  # fmt: skip
+
+
+@import_group.command("customers")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_ALL_VALID
+@_REPORT
+def import_customers_cmd(file: Path, all_valid: bool, report: Path | None) -> None:
+    """Import new customer records (客户基础信息表, Chinese or English headers).
+
+    Nothing is imported when any row is refused, unless --all-valid. Exit status 1 when
+    rows were refused and nothing was imported.
+    """
+    result = _run_import("customers", file, all_valid)
+    _print_findings(result, report)
+    if result.import_id is None:
+        _say(f"校验未通过：{result.refused}/{result.total} 行有误，未导入任何数据。")
+        sys.exit(1)
+    skipped = f"，跳过有误的行 {result.refused} 行" if result.refused else ""
+    click.echo(
+        f"已导入客户 {result.imported:,} 户（导入编号 {result.import_id}，"
+        f"共 {result.total:,} 行{skipped}），每户的台帐已写入。"
+    )
+
+
+@import_group.command("purchases")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_ALL_VALID
+@_REPORT
+def import_purchases_cmd(file: Path, all_valid: bool, report: Path | None) -> None:
+    """Import monthly purchase records (客户代码, 月份 YYYY-MM, 条数, 金额, 品种数) as an
+    upsert per shop and month: importing the same file again changes nothing."""
+    result = _run_import("purchases", file, all_valid)
+    _print_findings(result, report)
+    if result.import_id is None:
+        _say(f"校验未通过：{result.refused}/{result.total} 行有误，未导入任何数据。")
+        sys.exit(1)
+    skipped = f"，跳过有误的行 {result.refused} 行" if result.refused else ""
+    click.echo(
+        f"进货记录已导入（导入编号 {result.import_id}，共 {result.total:,} 行{skipped}）："
+        f"新增 {result.inserted:,} 行，更新 {result.updated:,} 行，未变 {result.unchanged:,} 行。"
+    )
 
 
 if __name__ == "__main__":
