@@ -137,7 +137,8 @@ def load_shops(
     )  # fmt: skip
     rows = session.execute(stmt).all()
     volumes = shop_volumes(session, [r[0] for r in rows])
-    shops, pinned = [], []
+    shops: list[Shop] = []
+    pinned: list[Shop] = []
     for cid, code, lng, lat, market, version, route_id, seq, order, visit, status in rows:
         demand = max(1, math.ceil(volumes.get(cid, 0.0) - 1e-9))
         plannable = lng is not None and status != "closed"
