@@ -46,9 +46,11 @@ def upgrade() -> None:
         _count("rows_updated"),
         _count("rows_unchanged"),
         sa.Column(
-            "started_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "started_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
-        ),  # fmt: skip
+        ),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
         sa.CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
         sa.CheckConstraint(
