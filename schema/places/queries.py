@@ -42,7 +42,7 @@ class PlaceQueries:
             ).order_by(r.code)
         )
         return [
-            Region(id=i, code=c, name=n, kind=k, is_urban=u, geometry=geojson(g))
+            Region(id=i, code=c, name=n, kind=k, is_urban=u, _geometry=geojson(g))
             for i, c, n, k, u, g in rows
         ]
 
@@ -58,7 +58,7 @@ class PlaceQueries:
         if row is None:
             return None
         name, buffer_m, text = row
-        return ServiceArea(name=name, buffer_m=float(buffer_m), geometry=geojson(text))
+        return ServiceArea(name=name, buffer_m=float(buffer_m), _geometry=geojson(text))
 
     @strawberry.field(description="送货线路（全部线路，可按站点和送货日筛选），按线路代码排序")
     def routes(

@@ -39,16 +39,18 @@ class Depot:
     address: str | None
     region_id: int | None = strawberry.field(description="所在行政区域")
     parent_id: int | None = strawberry.field(description="供货的上级站点（中转站、取货点）")
-    location: GeoJSON = strawberry.field(  # type: ignore[valid-type]
-        description="位置 (GeoJSON Point, WGS-84)"
-    )
+    _location: strawberry.Private[dict[str, Any] | None]
+
+    @strawberry.field(description="位置 (GeoJSON Point)；crs 指定显示用坐标系（默认 WGS84）")
+    def location(self, crs: Crs = Crs.WGS84) -> GeoJSON:  # type: ignore[valid-type]
+        return in_crs(self._location, crs)
 
 
 def depot_node(row: Any) -> Depot:
     """From a row of ``schema.places.loaders.DEPOT_COLUMNS``."""
     return Depot(
         id=row.id, code=row.code, name=row.name, kind=row.kind, address=row.address,
-        region_id=row.region_id, parent_id=row.parent_id, location=geojson(row.geojson),
+        region_id=row.region_id, parent_id=row.parent_id, _location=geojson(row.geojson),
     )  # fmt: skip
 
 
@@ -59,18 +61,22 @@ class Region:
     name: str
     kind: str = strawberry.field(description="urban_district | suburban_district | county")
     is_urban: bool
-    geometry: GeoJSON = strawberry.field(  # type: ignore[valid-type]
-        description="边界 (GeoJSON MultiPolygon, WGS-84)"
-    )
+    _geometry: strawberry.Private[dict[str, Any] | None]
+
+    @strawberry.field(description="边界 (GeoJSON MultiPolygon)；crs 指定显示用坐标系")
+    def geometry(self, crs: Crs = Crs.WGS84) -> GeoJSON:  # type: ignore[valid-type]
+        return in_crs(self._geometry, crs)
 
 
 @strawberry.type(description="公司服务区域；超出区域（含缓冲）的位置被拒绝")
 class ServiceArea:
     name: str
     buffer_m: float = strawberry.field(description="边界外允许的缓冲距离（米）")
-    geometry: GeoJSON = strawberry.field(  # type: ignore[valid-type]
-        description="边界 (GeoJSON MultiPolygon, WGS-84)"
-    )
+    _geometry: strawberry.Private[dict[str, Any] | None]
+
+    @strawberry.field(description="边界 (GeoJSON MultiPolygon)；crs 指定显示用坐标系")
+    def geometry(self, crs: Crs = Crs.WGS84) -> GeoJSON:  # type: ignore[valid-type]
+        return in_crs(self._geometry, crs)
 
 
 @strawberry.type(description="送货车辆")
