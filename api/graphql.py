@@ -12,10 +12,11 @@ import datetime as dt
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
+from anyio import CapacityLimiter, to_thread
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -30,7 +31,6 @@ from graphql import (
     value_from_ast_untyped,
 )
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -50,6 +50,10 @@ from schema.security import MAX_TOKENS
 
 log = logging.getLogger("retailgis.graphql")
 MAX_BODY_BYTES = 100_000
+# Requests a process executes at once (each holds a database connection). Python runs one
+# thread at a time, so a few threads only overlap the waits on PostgreSQL; more would hold
+# more connections (and, beyond the pool, open and close one per request).
+MAX_CONCURRENT = 8
 
 
 def _error(status: int, message: str, request_id: uuid.UUID) -> JSONResponse:
@@ -180,6 +184,13 @@ class Runtime:
     vault: Vault
     principals: PrincipalCache
     fast: FastPath | None = None  # the hot query shapes, run without graphql-core
+    _limiter: list[CapacityLimiter] = field(default_factory=list)
+
+    def limiter(self) -> CapacityLimiter:
+        """``MAX_CONCURRENT`` worker threads for this app (made in the running loop)."""
+        if not self._limiter:
+            self._limiter.append(CapacityLimiter(MAX_CONCURRENT))
+        return self._limiter[0]
 
 
 def _known_query(call: Call, keyed: KeyedCall | None) -> DocumentNode | None:
@@ -302,7 +313,8 @@ async def graphql_endpoint(request: Request) -> Response:
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     production = request.app.state.settings.is_production
     call = Call(production_schema if production else development_schema, token, body, request_id)
-    status, content = await run_in_threadpool(_execute, request.app.state.graphql, call)
+    runtime: Runtime = request.app.state.graphql
+    status, content = await to_thread.run_sync(_execute, runtime, call, limiter=runtime.limiter())
     return Response(
         content, status_code=status, media_type="application/json",
         headers={"X-Request-Id": str(request_id)},

@@ -15,6 +15,7 @@ from domain.demo import DemoSummary, database_is_empty, load_demo
 from domain.vault import Vault
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from starlette.applications import Starlette
 
 Say = Callable[[str], None]
@@ -96,7 +97,7 @@ def serve_http(settings: Settings, url: str, host: str, port: int) -> None:
     from api.app import create_app
 
     if settings.workers == 1:
-        app = create_app(settings, make_engine(url))
+        app = create_app(settings, serving_engine(url))
         uvicorn.run(app, host=host, port=port, log_level=settings.log_level)
         return
     uvicorn.run(
@@ -114,4 +115,14 @@ def worker_app() -> Starlette:
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # /healthz reads the revision
-    return create_app(settings, make_engine(database_url(settings, start=False)))
+    return create_app(settings, serving_engine(database_url(settings, start=False)))
+
+
+def serving_engine(url: str) -> Engine:
+    """The engine of a web process: a pool as large as the requests it executes at once
+    (``MAX_CONCURRENT``) plus the periodic run, /healthz and subscriptions; with
+    SQLAlchemy's default (5) the busy moments opened and closed a connection per request
+    (a new PostgreSQL backend each time)."""
+    from api.graphql import MAX_CONCURRENT
+
+    return make_engine(url, pool_size=MAX_CONCURRENT + 2, max_overflow=8)

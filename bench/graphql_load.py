@@ -7,11 +7,13 @@ embedded cluster (``<data dir>/bench-pg``, port 54339, database ``retailgis_benc
 1. data: reuses the demo city there when it has at least 100,000 customers, else loads the
    100,000-shop demo city (seed 42, as of 2025-03-18, the application's vault) and commits;
    a bearer token for the ``market_dept`` user (city scope) is created (1 day);
-2. statement counts: the app in-process (starlette TestClient, an engine on the same URL
-   with a ``before_cursor_execute`` listener) runs the nested query at first:10 and
-   first:100 and counts the SQL statements each request issues;
+2. in-process figures (``graphql_inprocess.py``): the app in this process (starlette
+   TestClient) runs each query 60 times, as served (fast path) and with graphql-core
+   alone: p50 wall and CPU time per request; and the SQL statements one nested request
+   issues at first:10 and first:100 on each path (warm: token and document known);
 3. our server: ``.venv/bin/retailgis serve --no-demo --port P`` on loopback as a subprocess
-   (``DATABASE_URL`` = the bench URL, ``RETAILGIS_TICK_SECONDS=0``, ``APP_ENV=production``);
+   (``DATABASE_URL`` = the bench URL, ``RETAILGIS_TICK_SECONDS=0``, ``APP_ENV=production``,
+   ``RETAILGIS_WORKERS`` = ``BENCH_WORKERS`` or the server's default, one per core);
 4. PostGraphile v4 (``bench/postgraphile``; ``npm install`` there when ``node_modules`` is
    missing) over views in a schema ``gql_bench`` of the same rows (smart comments for the
    keys and relations, ``gql_bench.routes_stops(r)`` as a computed column,
@@ -23,7 +25,9 @@ embedded cluster (``<data dir>/bench-pg``, port 54339, database ``retailgis_benc
    page of 50; (c) by code: one customer by code. Each at 1, 10 and 50 concurrent clients
    (asyncio; ``httpx.AsyncClient`` for the servers), each client looping for ``SECONDS``
    (6 s; env ``BENCH_SECONDS`` overrides) after a ``WARMUP`` of 1.5 s. p50 / p99 in ms and
-   requests/s for each target.
+   requests/s for each target, and the CPU time per request of the server's processes,
+   of PostgreSQL (postmaster and backends) and of this process (the load generator, or
+   the floor's client), read from /proc: on a shared machine these say more than p50.
 
 Prints every figure and ratio and ends with exactly one JSON line (10 clients):
 ``{"nested_p50_ms": ..., "nested_ratio_vs_floor": ..., "nested_rps_ratio_vs_postgraphile":
@@ -40,6 +44,7 @@ import datetime as dt
 import json
 import math
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -56,10 +61,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import graphql_inprocess as inproc  # noqa: E402
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 from benchdb import BENCH_DB, BENCH_PORT, bench_database  # noqa: E402
-from sqlalchemy import create_engine, event, text  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
@@ -75,6 +81,8 @@ RADIUS_M = 500
 PAGE = 50  # the server's default page size (schema.pagination.DEFAULT_FIRST)
 TICKETS_PER_CUSTOMER = 50
 PG_DIR = ROOT / "bench" / "postgraphile"
+# our server's web processes (RETAILGIS_WORKERS); the server's default is one per core
+WORKERS = int(os.environ.get("BENCH_WORKERS") or Settings.from_env().workers)
 
 NESTED = """query($first: Int!) { customers(first: $first) { edges { node {
   customerManager { name } route { name stats { stops } } tickets { status } } } } }"""
@@ -124,6 +132,16 @@ def near_box(lng: float, lat: float, radius_m: float) -> tuple[float, float, flo
 
 
 FLOOR_BY_CODE = "SELECT id, shop_name, phone FROM customers WHERE customer_code = %s"
+
+
+def bench_queries(code: str, lng: float, lat: float) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Our three documents and their variables."""
+    return {
+        "nested": (NESTED, {"first": 100}),
+        "near": (NEAR, {"lng": lng, "lat": lat}),
+        "by_code": (BY_CODE, {"code": code}),
+    }
+
 
 PG_BENCH_SQL = """
 DROP SCHEMA IF EXISTS gql_bench CASCADE;
@@ -202,39 +220,20 @@ def pick_shop(url: str) -> tuple[str, float, float]:
     return str(row[0]), float(row[1]), float(row[2])
 
 
-def count_statements(url: str, token: str) -> dict[int, int]:
-    """The SQL statements one nested request issues at first:10 and first:100 (in-process)."""
-    from starlette.testclient import TestClient
-
-    from api.app import create_app
-    from api.db import make_engine
-
-    engine = make_engine(url)
-    statements: list[str] = []
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    settings = Settings.from_env()
-    app = create_app(settings, engine)
-    counts: dict[int, int] = {}
-    with TestClient(app) as client:
-        headers = {"Authorization": f"Bearer {token}"}
-        for first in (10, 100, 10, 100):  # the second pair is counted (warm caches)
-            statements.clear()
-            resp = client.post(
-                "/graphql", json={"query": NESTED, "variables": {"first": first}}, headers=headers
-            )
-            body = resp.json()
-            if resp.status_code != 200 or body.get("errors"):
-                raise SystemExit(f"nested query failed in-process: {resp.status_code} {body}")
-            counts[first] = len(statements)
-    print("statements for one nested request at first:100:")
-    for s in statements:
-        print("   ", " ".join(s.split())[:150])
-    engine.dispose()
-    return counts
+def in_process(url: str, token: str, code: str, lng: float, lat: float) -> dict[int, int]:
+    """Per request wall/CPU time in this process, both paths; statements per nested
+    request (returned for the served path, by first)."""
+    figures = inproc.per_request(url, token, bench_queries(code, lng, lat))
+    print("in-process, per request (p50; CPU = this process's):")
+    for (path, name), f in figures.items():
+        print(f"   {path:13} {name:8} wall {f['wall_ms']:7.2f} ms   CPU {f['cpu_ms']:7.2f} ms")
+    counted = inproc.statements(url, token, NESTED)
+    for path, by_first in counted.items():
+        print(f"statements per nested request ({path}): first:10 → {len(by_first[10])}, "
+              f"first:100 → {len(by_first[100])}")  # fmt: skip
+        for st in by_first[100]:
+            print("   ", " ".join(st.split())[:150])
+    return {first: len(sts) for first, sts in counted["served"].items()}
 
 
 def free_port() -> int:
@@ -281,6 +280,8 @@ def start_ours(url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
         "RETAILGIS_TICK_SECONDS": "0",
         "APP_ENV": "production",
         "RETAILGIS_LOG_LEVEL": "warning",
+        "RETAILGIS_BACKGROUND_WORKER": "0",
+        "RETAILGIS_WORKERS": str(WORKERS),
     }
     exe = ROOT / ".venv" / "bin" / "retailgis"
     proc = subprocess.Popen(
@@ -383,21 +384,28 @@ def start_postgraphile(url: str, log: Path) -> tuple[subprocess.Popen[bytes] | N
 Call = Callable[[Any], Awaitable[None]]
 
 
+Snapshot = Callable[[], dict[str, float]]
+
+
 async def run_point(
     concurrency: int,
     make_client: Callable[[], Awaitable[Any]],
     call: Call,
     close: Callable[[Any], Awaitable[None]],
+    cpu: Snapshot,
 ) -> dict[str, float]:
-    """``concurrency`` clients, each looping ``call``; latencies after the warm-up count."""
+    """``concurrency`` clients, each looping ``call``; latencies after the warm-up count.
+    CPU per request: the CPU time the server, PostgreSQL and this process (the load
+    generator, or the floor's psycopg client) spent during the run, over all requests."""
     clients = [await make_client() for _ in range(concurrency)]
     latencies: list[float] = []
-    errors = 0
+    errors = done = 0
+    before = cpu()
     start = time.perf_counter()
     measure_from, end = start + WARMUP, start + WARMUP + SECONDS
 
     async def loop(client: Any) -> None:
-        nonlocal errors
+        nonlocal errors, done
         while True:
             t0 = time.perf_counter()
             if t0 >= end:
@@ -410,16 +418,19 @@ async def run_point(
                     print(f"      error: {type(exc).__name__}: {str(exc)[:200]}", flush=True)
                 continue
             t1 = time.perf_counter()
+            done += 1
             if t0 >= measure_from:
                 latencies.append(t1 - t0)
 
     try:
         await asyncio.gather(*(loop(c) for c in clients))
     finally:
+        after = cpu()
         for c in clients:
             await close(c)
+    cpu_ms = {k: round((after[k] - before[k]) * 1000 / max(done, 1), 2) for k in before}
     if not latencies:
-        return {"p50_ms": None, "p99_ms": None, "rps": 0.0, "errors": errors}
+        return {"p50_ms": None, "p99_ms": None, "rps": 0.0, "errors": errors, "cpu_ms": cpu_ms}
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return {
@@ -427,6 +438,7 @@ async def run_point(
         "p99_ms": round(p99 * 1000, 2),
         "rps": round(len(latencies) / SECONDS, 1),
         "errors": errors,
+        "cpu_ms": cpu_ms,
     }
 
 
@@ -481,28 +493,50 @@ def main() -> None:
         token = make_token(url)
         code, lng, lat = pick_shop(url)
         print(f"shop: {code} at ({lng:.6f}, {lat:.6f})")
-        counts = count_statements(url, token)
-        print(f"statements per nested request: first:10 → {counts[10]}, first:100 → {counts[100]}")
+        counts = in_process(url, token, code, lng, lat)
         try:
             ours, ours_endpoint = start_ours(url, log_dir / "retailgis.log")
-            print(f"our server: {ours_endpoint} (pid {ours.pid})")
+            print(f"our server: {ours_endpoint} (pid {ours.pid}, {WORKERS} web processes)")
             pg, pg_endpoint, why_not = start_postgraphile(url, log_dir / "postgraphile.log")
             if pg is None:
                 print(f"postgraphile: NOT RUN — {why_not}")
             else:
                 print(f"postgraphile: {pg_endpoint} (pid {pg.pid})")
-            results = asyncio.run(
-                measure(url, token, code, lng, lat, ours_endpoint, pg_endpoint if pg else None)
-            )
+            servers = {"ours": (ours_endpoint, ours.pid)}
+            if pg is not None:
+                servers["postgraphile"] = (pg_endpoint, pg.pid)
+            results = asyncio.run(measure(url, token, code, lng, lat, servers))
         finally:
             stop(pg)
             stop(ours)
     report(results, counts)
 
 
+def cpu_snapshot(server_pid: int | None) -> Snapshot:
+    """CPU seconds so far of the server's processes, PostgreSQL's and this process."""
+    postmaster = inproc.postmaster_pid(Settings.from_env().data_dir / "bench-pg")
+
+    def snapshot() -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        out = {"client": usage.ru_utime + usage.ru_stime}
+        out["postgres"] = inproc.tree_cpu(postmaster) if postmaster else 0.0
+        out["server"] = inproc.tree_cpu(server_pid) if server_pid else 0.0
+        return out
+
+    return snapshot
+
+
 async def measure(
-    url: str, token: str, code: str, lng: float, lat: float, ours: str, pg: str | None
+    url: str,
+    token: str,
+    code: str,
+    lng: float,
+    lat: float,
+    servers: dict[str, tuple[str, int]],
 ) -> dict[tuple[str, str, int], dict[str, float]]:
+    """``servers``: endpoint and pid of ours and of PostGraphile (when it runs)."""
+    ours = servers["ours"][0]
+    pg = servers["postgraphile"][0] if "postgraphile" in servers else None
     auth = {"Authorization": f"Bearer {token}"}
     conninfo = url.replace("postgresql+psycopg://", "postgresql://")
 
@@ -564,14 +598,19 @@ async def measure(
     for query, by_target in targets.items():
         for concurrency in CONCURRENCY:
             for target, (call,) in by_target.items():
+                pid = servers[target][1] if target in servers else None
                 if target == "floor":
-                    r = await run_point(concurrency, pg_conn, call, pg_close)
+                    r = await run_point(concurrency, pg_conn, call, pg_close, cpu_snapshot(None))
                 else:
-                    r = await run_point(concurrency, http_client, call, close_http)
+                    r = await run_point(
+                        concurrency, http_client, call, close_http, cpu_snapshot(pid)
+                    )
                 results[(query, target, concurrency)] = r
+                c = r["cpu_ms"]
                 print(
                     f"  {query:8} {target:12} c={concurrency:<3} p50 {_f(r['p50_ms'])} ms  "
-                    f"p99 {_f(r['p99_ms'])} ms  {r['rps']:8.1f} req/s"
+                    f"p99 {_f(r['p99_ms'])} ms  {r['rps']:8.1f} req/s   CPU/req: server "
+                    f"{c['server']:5.2f} pg {c['postgres']:5.2f} client {c['client']:5.2f} ms"
                     + (f"  ({r['errors']} errors)" if r["errors"] else ""),
                     flush=True,
                 )
@@ -603,6 +642,16 @@ def report(results: dict[tuple[str, str, int], dict[str, float]], counts: dict[i
             )
             ratio = _ratio(o["p50_ms"], f["p50_ms"])
             print(f"  {query:8} c={c:<3} p50 ×{ratio} floor   {vs_pg}")
+    print("\nCPU per request at 10 clients, ms (server | PostgreSQL | load generator or client):")
+    for query in ("nested", "near", "by_code"):
+        cells = []
+        for target in ("ours", "floor", "postgraphile"):
+            r = results.get((query, target, 10))
+            if r is not None:
+                c = r["cpu_ms"]
+                cpu = f"{c['server']:.2f} | {c['postgres']:.2f} | {c['client']:.2f}"
+                cells.append(f"{target} {cpu}")
+        print(f"  {query:8} " + "   ".join(cells))
     o10 = results[("nested", "ours", 10)]
     f10 = results[("nested", "floor", 10)]
     p10 = results.get(("nested", "postgraphile", 10))

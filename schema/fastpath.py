@@ -139,7 +139,7 @@ class _Run:
     def sql(self) -> str:
         args = {s.key: self.arguments(s) for s in self.plan.steps if s.kind != "typename"}
         statement = self.plan.sql.statement(self.plan, self.context, args)
-        text = self.context.session.execute(statement).scalar_one()
+        text = self.context.session.connection().execute(statement).scalar_one()
         assert isinstance(text, str)
         return text
 

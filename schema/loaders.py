@@ -88,13 +88,13 @@ def routes_by_id(session: Session, ids: Collection[int]) -> dict[int, RouteNode]
 
 def stops_by_route(session: Session, ids: Collection[int]) -> dict[int, int]:
     """The number of customers on each route (the whole route, whatever the caller's scope)."""
-    counts = session.execute(_stops(), {"ids": list(ids)}).all()
+    counts = session.connection().execute(_stops(), {"ids": list(ids)}).all()
     return {route_id: int(n) for route_id, n in counts}
 
 
 def tickets_by_customer(session: Session, ids: Collection[int]) -> dict[int, list[TicketNode]]:
     """The latest ``TICKETS_PER_CUSTOMER`` tickets of each customer, newest first."""
-    rows = session.execute(_tickets(), {"ids": list(ids)}).all()
+    rows = session.connection().execute(_tickets(), {"ids": list(ids)}).all()
     grouped: dict[int, list[TicketNode]] = {k: [] for k in ids}
     for row in rows:
         grouped[row.customer_id].append(ticket_node(row))

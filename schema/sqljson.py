@@ -47,6 +47,7 @@ _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 _JSON_SAFE = (BigInteger, Boolean, Enum, Integer, SmallInteger, String, Text)
 EMPTY: ColumnElement[Any] = literal_column("'[]'::json")
 Join = Callable[[FromClause, FromClause], ColumnElement[bool]]
+Tables = frozenset[Table]
 
 
 class NotSql(Exception):
@@ -160,15 +161,20 @@ class Renderer:
                 out |= self.columns(spec.type, step.children)
         return out
 
-    def object(self, type_name: str, steps: Sequence[Step], row: FromClause) -> Any:
-        """``json_build_object`` of these fields of the object in ``row``."""
+    def object(
+        self, type_name: str, steps: Sequence[Step], row: FromClause, outer: Tables = frozenset()
+    ) -> Any:
+        """``json_build_object`` of these fields of the object in ``row``; ``outer``: the
+        tables of the enclosing subqueries (a relation to one of those is aliased)."""
         sql = self.paths.types[type_name]
         args: list[Any] = []
         for step in steps:
-            args += [key_literal(step.key), self.value(type_name, sql, step, row)]
+            args += [key_literal(step.key), self.value(type_name, sql, step, row, outer)]
         return json_object(args)
 
-    def value(self, type_name: str, sql: SqlObject, step: Step, row: FromClause) -> Any:
+    def value(
+        self, type_name: str, sql: SqlObject, step: Step, row: FromClause, outer: Tables
+    ) -> Any:
         if step.kind == "typename":
             return key_literal(type_name)
         spec = sql.fields[step.name]
@@ -177,21 +183,22 @@ class Renderer:
         if isinstance(spec, Expression):
             return spec.value(row)
         if isinstance(spec, Embedded):
-            return self.object(spec.type, step.children, row)
-        target = self.paths.types[spec.type]
-        assert target.table is not None
-        child = target.table.alias()
+            return self.object(spec.type, step.children, row, outer)
+        table = self.paths.types[spec.type].table
+        assert table is not None
+        # aliasing copies every column of the table: only when the table encloses already
+        child: FromClause = table.alias() if table in outer else table
+        inside = outer | {table}
         if isinstance(spec, One):
-            inner = self.object(spec.type, step.children, child)
+            inner = self.object(spec.type, step.children, child, inside)
             return select(inner).where(spec.on(row, child)).scalar_subquery()
         read = [child.c[c] for c in sorted(self.columns(spec.type, step.children) | {"id"})]
         rows = (
             select(*read).where(spec.on(row, child)).order_by(*spec.order(child))
             .limit(spec.limit).correlate(row).subquery()
         )  # fmt: skip
-        agg = func.json_agg(
-            aggregate_order_by(self.object(spec.type, step.children, rows), *spec.order(rows))
-        )
+        obj = self.object(spec.type, step.children, rows, inside)
+        agg = func.json_agg(aggregate_order_by(obj, *spec.order(rows)))
         return select(func.coalesce(agg, EMPTY)).scalar_subquery()
 
     def statement(

@@ -28,7 +28,8 @@ def _nodes(ctx: Context, names: Collection[str], where: Where, *, order: Sequenc
         stmt = select(CustomerRow).where(*where).order_by(*order).offset(offset).limit(limit)
         return [customer_node(r) for r in ctx.session.scalars(stmt)]
     lean = select(*plan.select_list()).where(*where).order_by(*order).offset(offset).limit(limit)
-    return plan.nodes(ctx.session.execute(lean).all())
+    # Core statements run on the session's connection: no ORM execution machinery
+    return plan.nodes(ctx.session.connection().execute(lean).all())
 
 
 def customer_page(
@@ -51,7 +52,7 @@ def customer_page(
     return CustomerConnection(
         edges=edges,
         page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
-        total_count=(ctx.session.scalar(count) or 0) if total else 0,
+        total_count=(ctx.session.connection().scalar(count) or 0) if total else 0,
     )
 
 

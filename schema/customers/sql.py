@@ -209,7 +209,7 @@ def _edge(renderer: Renderer, step: Step, row: FromClause) -> Any:
         if child.name == "__typename":
             value: Any = key_literal(_typename(step))
         else:
-            value = renderer.object("Customer", child.children, row)
+            value = renderer.object("Customer", child.children, row, frozenset({CUSTOMERS}))
         pairs += [key_literal(child.key), value]
     return func.json_build_object(*pairs)
 
