@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Sequence
 
 import pyvrp
+from pyvrp import SolveParams
+from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks, IteratedLocalSearchParams
 from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
 
 from geo.vrp.build import Limits, build, from_solution, to_solution
@@ -42,16 +44,42 @@ def resequence(
     )
     sub = build(alone, list(stops), [0], Limits({}), optional=False)
     stop = MultipleCriteria([MaxRuntime(time_limit_s), NoImprovement(_PATIENCE)])
+    least_late = _LeastLate()
     result = pyvrp.solve(
         sub.data,
         stop=stop,
         seed=seed,
         collect_stats=False,
         initial_solution=to_solution(sub, {0: list(stops)}),
+        params=SolveParams(ils=IteratedLocalSearchParams(callbacks=least_late)),
     )
-    found = from_solution(sub, result.best)
-    order = found[0][1] if found else list(stops)
-    return tuple(order if _rank(alone, order) <= _rank(alone, stops) else stops)
+    candidates: list[list[int]] = [list(stops)]
+    for solution in (result.best, least_late.best):
+        if solution is not None:
+            candidates += [route for _, route in from_solution(sub, solution)]
+    ranked = sorted((_rank(alone, route), i) for i, route in enumerate(candidates))
+    return tuple(candidates[ranked[0][1]])
+
+
+class _LeastLate(IteratedLocalSearchCallbacks):
+    """Keeps the candidate with the least time warp, then travel: when no order keeps
+    every window and the shift, PyVRP's "best" stays the input, but a less late order
+    still helps the driver."""
+
+    def __init__(self) -> None:
+        self.best: pyvrp.Solution | None = None
+        self._key: tuple[int, int] | None = None
+
+    def on_iteration(
+        self,
+        current: pyvrp.Solution,
+        candidate: pyvrp.Solution,
+        best: pyvrp.Solution,
+        cost_evaluator: pyvrp.CostEvaluator,
+    ) -> None:
+        key = (candidate.time_warp(), candidate.distance())
+        if self._key is None or key < self._key:
+            self.best, self._key = candidate, key
 
 
 def _rank(problem: Problem, route: Sequence[int]) -> tuple[int, int]:

@@ -7,7 +7,17 @@ import dataclasses
 import numpy as np
 import pytest
 
-from geo.vrp import NoFeasibleInsertion, Problem, Stop, evaluate, insert, resequence, solve
+from geo.vrp import (
+    NoFeasibleInsertion,
+    Problem,
+    Stop,
+    Vehicle,
+    evaluate,
+    insert,
+    resequence,
+    solve,
+)
+from geo.vrp.phases import place_leftovers
 from tests.geo.vrp_instances import city_problem
 
 
@@ -119,3 +129,32 @@ def test_resequencing_refuses_foreign_input() -> None:
         resequence(problem, 3, [0, 1])
     with pytest.raises(ValueError, match="stops must be distinct stops of the problem"):
         resequence(problem, 0, [0, 0])
+
+
+def test_stops_the_search_left_out_are_put_back_where_insert_would_put_them(
+    day: tuple[Problem, tuple[tuple[int, ...], ...]],
+) -> None:
+    # given a plan missing one shop that fits, and one shop that cannot fit anywhere
+    problem, routes = day
+    stops = list(problem.stops)
+    stops[9] = Stop(10_000, 180)
+    heavy = dataclasses.replace(problem, stops=stops)
+    missing = {v: [s for s in r if s not in (4, 9)] for v, r in enumerate(routes)}
+    # when the leftovers are placed
+    placed = place_leftovers(heavy, {v: list(r) for v, r in missing.items()}, range(40))
+    # then the one that fits is where insert() puts it, the other stays out
+    expected = insert(heavy, list(missing.values()), 4)
+    assert tuple(tuple(placed[v]) for v in range(len(routes))) == expected
+
+
+def test_a_route_that_cannot_keep_its_shift_is_still_shortened() -> None:
+    # given 40 stops that no order fits into a one-hour shift
+    problem = city_problem(40, 1, slack=2.0)
+    short = dataclasses.replace(problem, vehicles=[Vehicle(10_000, 8 * 3600, 9 * 3600)])
+    order = list(range(40))
+    # when re-sequenced
+    better = resequence(short, 0, order, time_limit_s=0.5)
+    # then the driver is back much earlier than with the given order
+    old, new = evaluate(short, [order])[0][0], evaluate(short, [better])[0][0]
+    assert sorted(better) == order
+    assert new.travel_s < 0.7 * old.travel_s and new.end_s < old.end_s
