@@ -28,6 +28,8 @@ CRS_ALIASES = {
     "火星": "GCJ02", "BD09": "BD09", "百度": "BD09",
 }  # fmt: skip
 TEXTUAL = frozenset({"text", "image", "enum"})
+# Types whose values repeat down a file: each distinct cell is normalised once per import.
+MEMO_TYPES = frozenset({"enum", "bool", "date", "weekday", "scale", "int", "decimal"})
 
 
 @dataclass
@@ -100,6 +102,22 @@ class Plan:
     conditions: tuple[tuple[FieldSpec, FieldSpec, tuple[Stored, ...]], ...]
     orders: tuple[tuple[FieldSpec, FieldSpec, bool], ...]  # (field, other, strictly after)
     location: FieldSpec | None
+    memo: dict[tuple[str, type, Any], Any | DomainError] = field(default_factory=dict)
+
+    def normalise(self, spec: FieldSpec, raw: Any) -> Any:
+        """``normalise_value``, remembered for the repeating types (pure: no database)."""
+        if spec.type not in MEMO_TYPES:
+            return normalise_value(spec, raw)
+        key = (spec.key, type(raw), raw)
+        if key not in self.memo:
+            try:
+                self.memo[key] = normalise_value(spec, raw)
+            except DomainError as exc:
+                self.memo[key] = exc
+        found = self.memo[key]
+        if isinstance(found, DomainError):
+            raise DomainError(found.code, found.message, found.field)
+        return found
 
 
 def make_plan(specs: Sequence[FieldSpec]) -> Plan:
@@ -181,7 +199,7 @@ def read_row(number: int, cells: Cells, cols: ColumnMap, plan: Plan) -> Row:
         if is_blank(raw):
             continue
         try:
-            row.values[spec.key] = normalise_value(spec, _cell(spec, raw))
+            row.values[spec.key] = plan.normalise(spec, _cell(spec, raw))
         except DomainError as exc:
             row.errors.append(exc)
     if plan.location is not None:
