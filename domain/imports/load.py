@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from domain.catalogue import FieldSpec
 from domain.demo.pgcopy import NULL, escape
+from domain.imports.ledger_sql import by_database, write_ledger_sql
 from domain.imports.rows import MEMO_TYPES, Row
 from domain.imports.sqlconn import driver
 from domain.ledger import stored_form
@@ -144,7 +145,10 @@ def insert_rows(
     copy_chunks(raw, "customers", names, _customer_lines(rows, ids, used))
     actor = NULL if run.actor_id is None else str(run.actor_id)
     tail = f"{actor}\t{run.request_id}\timport"
-    lines = _ledger_lines(rows, ids, used, tail, vault, tick)
+    in_sql = [s for s in used if by_database(s)]
+    write_ledger_sql(session, ids, in_sql, actor_id=run.actor_id, request_id=run.request_id)
+    sealed = [s for s in used if not by_database(s)]
+    lines = _ledger_lines(rows, ids, sealed, tail, vault, tick)
     # ``at`` is left to the column default: the transaction's time, one for the whole import
     copy_chunks(raw, "ledger_entries", LEDGER_COLUMNS, lines)
     return ids

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from domain.catalogue import field
 from domain.errors import DUPLICATE, DomainError
 from domain.imports import import_customers_now, read_table
-from domain.ledger import history
+from domain.ledger import current_record, history, replay
 from domain.models import Customer, Import, LedgerEntry
 from domain.vault import Vault
 from tests.import_data import customer_records, headers, write_csv, write_xlsx
@@ -241,3 +241,33 @@ def test_a_missing_required_field_and_a_broken_header(
          "列「customer_code」与列「客户代码」对应同一字段，请删除其一"),
     ]  # fmt: skip
     assert _counts(city) == before
+
+
+def test_ledger_values_are_the_records_json_forms(
+    city: Session, vault: Vault, tmp_path: Path
+) -> None:
+    # given rows with trailing zeros in decimals, a GCJ-02 point and a customer manager
+    manager = city.scalar(
+        text("SELECT id FROM users WHERE role = 'customer_manager' AND is_active ORDER BY id")
+    )
+    header = [*headers(), "注册资金", "客户经理", "是否示范户"]
+    rows = [[*r, "1000.00", manager, "是"] for r in customer_records(_points(city, 3))]
+    rows[0][header.index("营业面积")] = "30.0"
+    rows[1][header.index("坐标系")] = "BD09"
+    path = write_csv(tmp_path / "forms.csv", header, rows)
+    # when importing
+    result = _run(city, path, vault)
+    assert result.imported == 3, result.issues
+    # then each ledger entry, opened, is the JSON form of the stored value (as edits write it)
+    city.expire_all()
+    for customer_id in result.customer_ids:
+        shop = city.get(Customer, customer_id)
+        assert shop is not None
+        entries = city.scalars(
+            select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
+        ).all()
+        from_ledger = replay({}, sorted(entries, key=lambda e: e.id), vault)
+        record = {k: v for k, v in current_record(shop).items() if v is not None}
+        assert from_ledger == record
+    first = city.get(Customer, result.customer_ids[0])
+    assert first is not None and str(first.business_area_m2) == "30.0"
