@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, func
@@ -71,17 +71,19 @@ class ColumnPlan:
     location: bool
     full: bool
 
-    def select_list(self) -> list[ColumnElement[Any]]:
+    @cached_property
+    def select_list(self) -> tuple[ColumnElement[Any], ...]:
+        """The labelled columns (made once per plan; SQL elements are immutable)."""
         cols: list[ColumnElement[Any]] = [_TABLE[c.column].label(c.attr) for c in self.columns]
         if self.location:
             cols += [
                 func.ST_X(CustomerRow.location).label(_LNG),
                 func.ST_Y(CustomerRow.location).label(_LAT),
             ]
-        return cols
+        return tuple(cols)
 
     def nodes(self, rows: Sequence[Row[Any]]) -> list[Customer]:
-        """Lean nodes from rows of ``select_list()``, personal values masked."""
+        """Lean nodes from rows of ``select_list``, personal values masked."""
         attrs = [c.attr for c in self.columns]
         n = len(attrs)  # ST_X, ST_Y follow the columns
         personal = [(c.attr, c.personal_type) for c in self.columns if c.personal_type]

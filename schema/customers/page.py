@@ -27,7 +27,7 @@ def _nodes(ctx: Context, names: Collection[str], where: Where, *, order: Sequenc
     if plan.full:
         stmt = select(CustomerRow).where(*where).order_by(*order).offset(offset).limit(limit)
         return [customer_node(r) for r in ctx.session.scalars(stmt)]
-    lean = select(*plan.select_list()).where(*where).order_by(*order).offset(offset).limit(limit)
+    lean = select(*plan.select_list).where(*where).order_by(*order).offset(offset).limit(limit)
     # Core statements run on the session's connection: no ORM execution machinery
     return plan.nodes(ctx.session.connection().execute(lean).all())
 

@@ -107,19 +107,23 @@ def test_several_workers_serve_and_deliver_ticket_events_from_any_of_them(
         token = create_token(s, username="market_dept")  # a city role: sees every ticket
     with Session(engine) as s:
         ticket_id = s.scalars(select(Ticket.id).order_by(Ticket.id)).first()
-    # given two worker processes, each holding some of eight subscriptions
+    # given two worker processes, each holding some of the subscriptions (the kernel hands a
+    # new connection to whichever process accepts first: open more until both hold some)
     workers = _workers(proc)
     assert len(workers) == 2
-    sockets = [_subscribe(base, token) for _ in range(8)]
-    held = _connections_by_worker(workers, int(base.rsplit(":", 1)[1]))
-    assert sum(held.values()) == 8 and all(n > 0 for n in held.values()), held
+    port = int(base.rsplit(":", 1)[1])
+    sockets = [_subscribe(base, token) for _ in range(4)]
+    while min(_connections_by_worker(workers, port).values()) == 0 and len(sockets) < 40:
+        sockets.append(_subscribe(base, token))
+    held = _connections_by_worker(workers, port)
+    assert sum(held.values()) == len(sockets) and all(n > 0 for n in held.values()), held
     time.sleep(1.0)  # the subscriptions reach their process's listener
     # when a ticket changes (committed by another session)
     with Session(engine) as s, s.begin():
         s.execute(update(Ticket).where(Ticket.id == ticket_id).values(status="withdrawn"))
     # then every subscription gets the event
     for ws in sockets:
-        message = json.loads(ws.recv(timeout=10))
+        message = json.loads(ws.recv(timeout=30))
         assert message["type"] == "next", message
         assert message["payload"]["data"]["ticketEvents"] == {
             "ticketId": ticket_id, "status": "withdrawn"
