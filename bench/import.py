@@ -75,14 +75,21 @@ def fresh_run_db(cluster: EmbeddedCluster) -> str:
 def time_import(cluster: EmbeddedCluster, path: Path) -> float:
     engine = create_engine(fresh_run_db(cluster), poolclass=NullPool)
     started = time.perf_counter()
+    marks: dict[str, float] = {}
+
+    def mark(phase: str, done: int, total: int) -> None:
+        if done >= total:
+            marks[phase] = time.perf_counter() - started
+
     table = read_table(path)
+    marks["读取文件"] = time.perf_counter() - started
     with Session(engine) as session:
         run = start_import(
             session, kind="customers", file_name=table.name, sha256=table.sha256,
             actor_name="bench",
         )  # fmt: skip
         session.commit()
-        result = import_customers(session, table, import_id=run.id, vault=VAULT)
+        result = import_customers(session, table, import_id=run.id, vault=VAULT, progress=mark)
         session.commit()
     wall = time.perf_counter() - started
     with engine.connect() as conn:
@@ -91,6 +98,8 @@ def time_import(cluster: EmbeddedCluster, path: Path) -> float:
     if result.imported != ROWS:
         raise SystemExit(f"{path.name}: imported {result.imported}, issues {result.issues[:3]}")
     print(f"{path.suffix[1:]} import: {ROWS:,} shops, {ledger:,} ledger entries, {wall:.2f} s")
+    phases = ", ".join(f"{name} {at:.1f} s" for name, at in marks.items())
+    print(f"  phases ended at: {phases}, commit {wall:.1f} s")
     return wall
 
 

@@ -10,10 +10,12 @@ and their ledger are written in the caller's transaction, which also marks the i
 
 from __future__ import annotations
 
+import psycopg
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain.catalogue import catalogue
-from domain.errors import INVALID, DomainError
+from domain.errors import DUPLICATE, INVALID, DomainError
 from domain.imports.checks import check_database, check_in_file
 from domain.imports.columns import map_columns
 from domain.imports.files import Table
@@ -76,10 +78,16 @@ def import_customers(
     refused = total - len(good)
     if not good or (refused and not all_valid):
         return refuse(session, import_id, total, refused, issues, warnings)
-    ids = insert_rows(
-        session, good, specs, run=run, vault=vault,
-        tick=lambda n: say("写入客户和台帐", n, len(good)),
-    )  # fmt: skip
+    try:
+        ids = insert_rows(
+            session, good, specs, run=run, vault=vault,
+            tick=lambda n: say("写入客户和台帐", n, len(good)),
+        )  # fmt: skip
+    except (IntegrityError, psycopg.errors.IntegrityError):
+        # another import or edit took a code or licence number after the checks above
+        raise DomainError(
+            DUPLICATE, "导入期间客户代码或许可证号已被其他操作占用，请重新导入"
+        ) from None
     finish_import(session, run, total=total, refused=refused, inserted=len(good))
     return ImportResult(
         import_id, total, len(good), refused, issues, warnings, tuple(ids), inserted=len(good)

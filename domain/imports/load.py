@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -111,7 +112,7 @@ def _customer_lines(
 
 def _ledger_lines(
     rows: Sequence[Row], ids: Sequence[int], specs: Sequence[FieldSpec], head: str,
-    vault: Vault, tick: Tick | None,
+    vault: Vault,
 ) -> Iterator[str]:  # fmt: skip
     stored = _Stored(vault)
     for lo in range(0, len(rows), CHUNK):
@@ -122,8 +123,6 @@ def _ledger_lines(
                 if value is not None:
                     lines.append(f"{cid}\t{head}\t{spec.key}\t{stored(spec, value)}")
         yield "\n".join(lines) + "\n" if lines else ""
-        if tick is not None:
-            tick(min(len(rows), lo + CHUNK))
 
 
 def insert_rows(
@@ -146,9 +145,14 @@ def insert_rows(
     actor = NULL if run.actor_id is None else str(run.actor_id)
     tail = f"{actor}\t{run.request_id}\timport"
     in_sql = [s for s in used if by_database(s)]
-    write_ledger_sql(session, ids, in_sql, actor_id=run.actor_id, request_id=run.request_id)
     sealed = [s for s in used if not by_database(s)]
-    lines = _ledger_lines(rows, ids, sealed, tail, vault, tick)
+    # Sealing is Python's work and the SQL ledger the server's: a thread seals meanwhile.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        rendered = pool.submit(lambda: list(_ledger_lines(rows, ids, sealed, tail, vault)))
+        write_ledger_sql(session, ids, in_sql, actor_id=run.actor_id, request_id=run.request_id)
+        chunks = rendered.result()
     # ``at`` is left to the column default: the transaction's time, one for the whole import
-    copy_chunks(raw, "ledger_entries", LEDGER_COLUMNS, lines)
+    copy_chunks(raw, "ledger_entries", LEDGER_COLUMNS, iter(chunks))
+    if tick is not None:
+        tick(len(rows))
     return ids
