@@ -1,10 +1,11 @@
 """In-process figures of the GraphQL API, for ``graphql_load.py`` (or alone).
 
 Per request wall and CPU time of the bench's three queries through the app in this
-process (starlette TestClient: the ASGI stack, no network, no load generator), once as
-served (the fast path) and once with every query run by graphql-core; and the SQL
-statements one nested request issues on each path. CPU time is this process's, so the
-figures hold on a machine shared with other work, where the load figures vary.
+process (the ASGI app called directly: starlette, the endpoint, its worker thread; no
+network, no HTTP client), once as served (the fast path) and once with every query run by
+graphql-core; and the SQL statements one nested request issues on each path. CPU time is
+this process's, so the figures hold on a machine shared with other work, where the load
+figures vary (less so on a busy machine: caches and clock speed suffer there too).
 
 Also the CPU accounting of the load runs: the CPU time of a process tree read from
 ``/proc`` (Linux), so that ``graphql_load.py`` can print CPU milliseconds per request for
@@ -16,6 +17,8 @@ run ``graphql_load.py`` once).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import statistics
 import sys
@@ -30,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import event  # noqa: E402
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.db import make_engine  # noqa: E402
@@ -42,7 +45,7 @@ Queries = dict[str, tuple[str, dict[str, Any]]]
 
 
 @contextmanager
-def _client(url: str, *, fast_path: bool) -> Iterator[tuple[TestClient, list[str]]]:
+def _app(url: str, *, fast_path: bool) -> Iterator[tuple[Starlette, list[str]]]:
     """A production app on the bench database; the list collects its SQL statements."""
     engine = make_engine(url)
     statements: list[str] = []
@@ -53,41 +56,61 @@ def _client(url: str, *, fast_path: bool) -> Iterator[tuple[TestClient, list[str
 
     settings = Settings(app_env="production", data_dir=Settings.from_env().data_dir)
     try:
-        with TestClient(create_app(settings, engine, fast_path=fast_path)) as client:
-            yield client, statements
+        yield create_app(settings, engine, fast_path=fast_path), statements
     finally:
         engine.dispose()
 
 
-def _post(client: TestClient, token: str, query: str, variables: dict[str, Any]) -> None:
-    resp = client.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    body = resp.json()
-    if resp.status_code != 200 or body.get("errors"):
-        raise SystemExit(f"in-process request failed: {resp.status_code} {str(body)[:300]}")
+async def _post(app: Starlette, token: str, query: str, variables: dict[str, Any]) -> None:
+    """One POST /graphql through the ASGI app (no lifespan: the endpoint needs none)."""
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/graphql", "raw_path": b"/graphql", "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
+    }  # fmt: skip
+    incoming = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = sent[0]["status"]
+    answer = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+    if status != 200 or answer.get("errors"):
+        raise SystemExit(f"in-process request failed: {status} {str(answer)[:300]}")
 
 
 def per_request(url: str, token: str, queries: Queries) -> dict[tuple[str, str], dict[str, float]]:
     """p50 wall and CPU milliseconds per request, by (path, query)."""
     out: dict[tuple[str, str], dict[str, float]] = {}
+
+    async def run(app: Starlette, path: str) -> None:
+        for name, (query, variables) in queries.items():
+            for _ in range(WARM):
+                await _post(app, token, query, variables)
+            walls, cpus = [], []
+            for _ in range(RUNS):
+                w, c = time.perf_counter(), time.process_time()
+                await _post(app, token, query, variables)
+                walls.append(time.perf_counter() - w)
+                cpus.append(time.process_time() - c)
+            out[(path, name)] = {
+                "wall_ms": round(statistics.median(walls) * 1000, 2),
+                "cpu_ms": round(statistics.median(cpus) * 1000, 2),
+            }
+
     for path, fast in (("served", True), ("graphql-core", False)):
-        with _client(url, fast_path=fast) as (client, _):
-            for name, (query, variables) in queries.items():
-                for _ in range(WARM):
-                    _post(client, token, query, variables)
-                walls, cpus = [], []
-                for _ in range(RUNS):
-                    w, c = time.perf_counter(), time.process_time()
-                    _post(client, token, query, variables)
-                    walls.append(time.perf_counter() - w)
-                    cpus.append(time.process_time() - c)
-                out[(path, name)] = {
-                    "wall_ms": round(statistics.median(walls) * 1000, 2),
-                    "cpu_ms": round(statistics.median(cpus) * 1000, 2),
-                }
+        with _app(url, fast_path=fast) as (app, _):
+            asyncio.run(run(app, path))
     return out
 
 
@@ -95,12 +118,16 @@ def statements(url: str, token: str, nested: str) -> dict[str, dict[int, list[st
     """The statements of one nested request at first:10 and first:100, by path (warm: the
     token and the document are known, as on a running server)."""
     out: dict[str, dict[int, list[str]]] = {}
+
+    async def run(app: Starlette, seen: list[str], path: str) -> None:
+        for first in (10, 100, 10, 100):  # the second pair is counted
+            seen.clear()
+            await _post(app, token, nested, {"first": first})
+            out.setdefault(path, {})[first] = list(seen)
+
     for path, fast in (("served", True), ("graphql-core", False)):
-        with _client(url, fast_path=fast) as (client, seen):
-            for first in (10, 100, 10, 100):  # the second pair is counted
-                seen.clear()
-                _post(client, token, nested, {"first": first})
-                out.setdefault(path, {})[first] = list(seen)
+        with _app(url, fast_path=fast) as (app, seen):
+            asyncio.run(run(app, seen, path))
     return out
 
 
