@@ -1,9 +1,11 @@
-"""Writing the accepted rows: customers by COPY, then their ledger entries by COPY.
+"""Writing the accepted rows: customers by COPY, then their ledger.
 
-Ids are drawn from the customers' sequence first, so both streams are rendered in Python
+Ids are drawn from the customers' sequence first, so the rows are rendered in Python
 without a round trip per row. Each record gets one ledger entry (source ``import``) per
-non-empty field, in the same stored form as every other path (``stored_form``: JSON, and
-personal values sealed by the vault), and the import's request id ties them to its row.
+non-empty field, in the stored form of every other path, and the import's request id ties
+them to its row: fields that are not personal by one INSERT … SELECT over the new rows
+(``domain.imports.ledger_sql``), personal ones sealed by the vault (``stored_form``) in a
+thread while the database runs that INSERT, then sent by COPY.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session
 from domain.catalogue import FieldSpec
 from domain.demo.pgcopy import NULL, escape
 from domain.imports.ledger_sql import by_database, write_ledger_sql
-from domain.imports.rows import MEMO_TYPES, Row
+from domain.imports.rows import Row
 from domain.imports.sqlconn import driver
 from domain.ledger import stored_form
 from domain.models import Import
@@ -53,31 +55,6 @@ def copy_value(value: Any) -> str:
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-class _Stored:
-    """``stored_form`` as COPY text, fast: a point is read off its WKT rather than parsed into
-    a shape (the same floats: the WKT holds their repr); a value that is not personal is
-    rendered once per import however often it repeats (codes of choices, dates, numbers).
-    Personal values are sealed one by one, each with its own nonce."""
-
-    def __init__(self, vault: Vault) -> None:
-        self.vault = vault
-        self.seen: dict[tuple[str, type, Any], str] = {}
-
-    def __call__(self, spec: FieldSpec, value: Any) -> str:
-        if spec.personal:
-            return escape(_ENCODE(stored_form(spec, value, self.vault)))
-        if isinstance(value, WKTElement):
-            lng, lat = str(value.data)[6:-1].split()
-            return escape(_ENCODE({"type": "Point", "coordinates": [float(lng), float(lat)]}))
-        if spec.type not in MEMO_TYPES and not spec.type.startswith("ref:"):
-            return escape(_ENCODE(stored_form(spec, value, self.vault)))
-        key = (spec.key, type(value), value)
-        found = self.seen.get(key)
-        if found is None:
-            found = self.seen[key] = escape(_ENCODE(stored_form(spec, value, self.vault)))
-        return found
 
 
 def copy_chunks(
@@ -114,14 +91,14 @@ def _ledger_lines(
     rows: Sequence[Row], ids: Sequence[int], specs: Sequence[FieldSpec], head: str,
     vault: Vault,
 ) -> Iterator[str]:  # fmt: skip
-    stored = _Stored(vault)
     for lo in range(0, len(rows), CHUNK):
         lines = []
         for row, cid in zip(rows[lo : lo + CHUNK], ids[lo : lo + CHUNK], strict=True):
             for spec in specs:
                 value = row.values.get(spec.key)
                 if value is not None:
-                    lines.append(f"{cid}\t{head}\t{spec.key}\t{stored(spec, value)}")
+                    stored = escape(_ENCODE(stored_form(spec, value, vault)))
+                    lines.append(f"{cid}\t{head}\t{spec.key}\t{stored}")
         yield "\n".join(lines) + "\n" if lines else ""
 
 
