@@ -271,3 +271,36 @@ def test_ledger_values_are_the_records_json_forms(
         assert from_ledger == record
     first = city.get(Customer, result.customer_ids[0])
     assert first is not None and str(first.business_area_m2) == "30.0"
+
+
+def test_gbk_csv_and_system_columns(city: Session, vault: Vault, tmp_path: Path) -> None:
+    # given a CSV saved by Excel in GBK, with a system-computed column (综合分类)
+    header = [*headers(), "综合分类"]
+    rows = [[*r, "城网便利店1"] for r in customer_records(_points(city, 2))]
+    body = write_csv(tmp_path / "utf8.csv", header, rows).read_text(encoding="utf-8-sig")
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(body.encode("gb18030"))
+    # when importing it
+    result = _run(city, path, vault)
+    # then the rows are read, and the system column is reported and ignored
+    assert result.imported == 2
+    assert [w.cells() for w in result.warnings] == [
+        (
+            1,
+            "classification",
+            "综合分类",
+            "READ_ONLY_FIELD",
+            "综合分类由系统自动生成，导入时忽略此列",
+        )
+    ]
+    shop = city.get(Customer, result.customer_ids[0])
+    assert shop is not None and shop.classification is None
+    assert shop.shop_name == rows[0][1]
+
+
+def test_only_csv_and_xlsx_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "customers.txt"
+    path.write_text("客户代码\n990000000001\n", encoding="utf-8")
+    with pytest.raises(DomainError) as err:
+        read_table(path)
+    assert (err.value.code, err.value.message) == ("INVALID_FORMAT", "只能导入CSV或XLSX文件")
