@@ -11,6 +11,7 @@ tests compare both paths for every field declared here, for every role.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Table, func, select
@@ -174,16 +175,18 @@ def _customers(
         .offset(offset).limit(size + 1).cte()
     )  # fmt: skip
     shown = select(page).order_by(page.c[order_by.value], page.c.id).limit(size).subquery()
-    values: dict[str, Any] = {
-        "totalCount": select(func.count()).select_from(CUSTOMERS).where(*where).scalar_subquery(),
-        "hasNextPage": select(func.count()).select_from(page).scalar_subquery() > size,
+    values: dict[str, Callable[[], Any]] = {  # built only when selected
+        "totalCount": lambda: (
+            select(func.count()).select_from(CUSTOMERS).where(*where).scalar_subquery()
+        ),
+        "hasNextPage": lambda: select(func.count()).select_from(page).scalar_subquery() > size,
     }
     pairs: list[Any] = []
     for child in step.children:
         if child.name == "__typename":
             value: Any = key_literal(_typename(step))
         elif child.name == "totalCount":
-            value = values["totalCount"]
+            value = values["totalCount"]()
         elif child.name == "pageInfo":
             value = _object(child, values)
         else:  # edges
@@ -195,10 +198,11 @@ def _customers(
     return func.json_build_object(*pairs)
 
 
-def _object(step: Step, values: dict[str, Any]) -> Any:
+def _object(step: Step, values: dict[str, Callable[[], Any]]) -> Any:
     pairs: list[Any] = []
     for child in step.children:
-        value = key_literal(_typename(step)) if child.name == "__typename" else values[child.name]
+        named = child.name == "__typename"
+        value = key_literal(_typename(step)) if named else values[child.name]()
         pairs += [key_literal(child.key), value]
     return func.json_build_object(*pairs)
 
