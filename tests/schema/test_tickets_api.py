@@ -424,10 +424,10 @@ def test_propose_location_refusals_change_nothing(gql: Gql, api_db: Engine) -> N
     before = _ticket_count(api_db)
     gcj = gql(
         PROPOSE_LOCATION,
-        {"c": shop.id, "p": {"lng": lng, "lat": lat + 0.001, "crs": "GCJ02"}},
+        {"c": shop.id, "p": {"lng": lat, "lat": lng, "crs": "GCJ02"}},
         user=cm,
     )["data"]["proposeLocation"]
-    assert _codes(gcj) == [("point.crs", "INVALID")] and "GIS" in gcj["errors"][0]["message"]
+    assert _codes(gcj) == [("point", "OUT_OF_RANGE")] and "颠倒" in gcj["errors"][0]["message"]
     assert gcj["ticket"] is None
     cases = [
         (foreign.id, (lng, lat + 0.001), [("customerId", "NOT_FOUND")]),
@@ -676,7 +676,7 @@ def test_onboard_customer_starts_the_procedure_and_refuses_bad_licences(
         (_usernames(api_db, "market_dept")[0], licence, [(None, "FORBIDDEN")]),
         (licensing, {**licence, "customerCode": taken}, [("customerCode", "DUPLICATE")]),
         (licensing, {**licence, "location": {"lng": 1, "lat": 1, "crs": "BD09"}},
-         [("location.crs", "INVALID")]),
+         [("location", "OUTSIDE_SERVICE_AREA")]),
         (licensing, {**licence, "licenceExpiresOn": "2026-01-01"},
          [("licenceExpiresOn", "INCONSISTENT")]),
     ]  # fmt: skip
