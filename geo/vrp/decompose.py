@@ -14,7 +14,7 @@ is plenty to tell directions apart.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -28,12 +28,23 @@ ZONE_STOPS = 700  # aim for about this many stops per zone
 _MIN_VEHICLES = 3  # per zone
 
 
-def zones(problem: Problem, stops: Sequence[int], vehicles: Sequence[int]) -> list[Zone]:
-    """Angular zones with their vehicles, or [] when the day is small enough as it is."""
-    count = min(round(len(stops) / ZONE_STOPS), len(vehicles) // _MIN_VEHICLES)
-    if len(stops) < MIN_STOPS or count < 2:
+def is_large(stops: Sequence[int], vehicles: Sequence[int]) -> bool:
+    """Whether a day is worth splitting: enough stops, and vehicles for two zones."""
+    return len(stops) >= MIN_STOPS and _zone_count(stops, vehicles) >= 2
+
+
+def _zone_count(stops: Sequence[int], vehicles: Sequence[int]) -> int:
+    return min(round(len(stops) / ZONE_STOPS), len(vehicles) // _MIN_VEHICLES)
+
+
+def zones(
+    problem: Problem, stops: Sequence[int], vehicles: Sequence[int], xy: Floats
+) -> list[Zone]:
+    """Angular zones (``xy`` from ``positions``) with their vehicles, or [] when the day
+    is small enough as it is."""
+    if not is_large(stops, vehicles):
         return []
-    xy = positions(problem)
+    count = _zone_count(stops, vehicles)
     depot = xy[0]
     chosen = np.asarray(stops, dtype=np.int64)
     angle = np.arctan2(xy[chosen + 1, 1] - depot[1], xy[chosen + 1, 0] - depot[0])
@@ -45,6 +56,23 @@ def zones(problem: Problem, stops: Sequence[int], vehicles: Sequence[int]) -> li
     cuts = np.searchsorted(np.cumsum(work) / work.sum(), np.cumsum(share / share.sum())[:-1])
     slices = np.split(order, cuts)
     return [([int(s) for s in part], team) for part, team in zip(slices, teams, strict=True)]
+
+
+def route_groups(
+    routes: Mapping[int, Sequence[int]], xy: Floats, stops_per_group: int, offset: int
+) -> list[list[int]]:
+    """Used vehicles in groups of neighbouring routes (by the angle of each route's
+    centre around the depot ``xy[0]``), about ``stops_per_group`` stops a group;
+    ``offset`` 1 shifts the group borders by half a group."""
+    used = [v for v, route in routes.items() if route]
+    if len(used) < 2:
+        return [used] if used else []
+    size = max(2, round(stops_per_group * len(used) / sum(len(routes[v]) for v in used)))
+    centre = {v: xy[np.asarray(routes[v]) + 1].mean(axis=0) - xy[0] for v in used}
+    ring = sorted(used, key=lambda v: math.atan2(centre[v][1], centre[v][0]))
+    shift = (size // 2) * offset
+    ring = ring[shift:] + ring[:shift]
+    return [ring[i : i + size] for i in range(0, len(ring), size)]
 
 
 def _from_widest_gap(angle: Floats) -> npt.NDArray[np.int64]:
@@ -74,11 +102,16 @@ def positions(problem: Problem) -> Floats:
 
 def embed(matrix: npt.NDArray[np.int64], rounds: int = 60, seed: int = 1) -> Floats:
     """Classical MDS: points in the plane whose distances approximate ``matrix``."""
-    d = (matrix.astype(np.float64) + matrix.T) / 2
-    squared = d * d
-    row = squared.mean(axis=1)
-    gram = -0.5 * (squared - row[:, None] - row[None, :] + row.mean())
-    basis = np.random.default_rng(seed).normal(size=(len(d), 2))
+    gram = matrix.astype(np.float64)  # built in place: a 5,000-stop day is 200 MB a copy
+    gram += matrix.T
+    gram *= 0.5
+    gram *= gram
+    row = gram.mean(axis=1)
+    gram -= row[:, None]
+    gram -= row[None, :]
+    gram += row.mean()
+    gram *= -0.5
+    basis = np.random.default_rng(seed).normal(size=(len(gram), 2))
     for _ in range(rounds):
         basis, _ = np.linalg.qr(gram @ basis)
     values = np.einsum("ij,ij->j", basis, gram @ basis)
