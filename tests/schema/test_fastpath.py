@@ -20,7 +20,7 @@ from domain.access.rights import load_rights
 from domain.models import Customer, User
 from schema.fastpath import FastPath
 from tests.schema.conftest import VAULT
-from tests.support import traversable_tmpdir
+from tests.support import counted_statements, traversable_tmpdir
 
 ROLES = sorted(load_rights())
 ALL_FIELDS = """id version customerCode shopName licenceNo licenceType issuingBureau
@@ -219,6 +219,22 @@ def test_postgresql_renders_the_pages_without_personal_fields(client: TestClient
         assert plan is not None and plan.sql is None
     personal = {name for name, c in COLUMNS.items() if c.personal_type}
     assert personal and not personal & set(TYPES["Customer"].fields)
+
+
+def test_both_paths_issue_as_many_statements_for_10_as_for_100(
+    client: TestClient, slow: TestClient, post: Post, api_db: Engine, username_of: Any
+) -> None:
+    md = username_of("market_dept")
+    counts: dict[str, list[int]] = {}
+    for name, c in (("fast", client), ("graphql-core", slow)):
+        post(c, NESTED, {"n": 1}, md)  # the token and the document are known from here on
+        for n in (10, 100):
+            with counted_statements(api_db) as statements:
+                status, body = post(c, NESTED, {"n": n}, md)
+            assert status == 200 and len(body["data"]["customers"]["edges"]) == n
+            counts.setdefault(name, []).append(len(statements))
+    # one statement rendered by PostgreSQL; page, users, routes, tickets, stop counts
+    assert counts == {"fast": [1, 1], "graphql-core": [5, 5]}
 
 
 @pytest.mark.parametrize(
