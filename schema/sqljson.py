@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLNonNull
+from graphql import GraphQLNonNull, get_named_type
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -252,9 +252,22 @@ def json_safe(table: Table, name: str) -> bool:
     return isinstance(table.c[name].type, _JSON_SAFE)
 
 
+# The GraphQL scalar of a rendered column and the column types whose JSON it equals (a
+# GraphQL enum would serialise its name, not the stored value: never rendered here; an Int
+# beyond 32 bits, which graphql-core refuses, does not occur in these keys and counts).
+_SAME_JSON: dict[str, tuple[type, ...]] = {
+    "String": (String, Text, Enum),
+    "Int": (Integer, SmallInteger, BigInteger),
+    "Boolean": (Boolean,),
+}
+
+
 def _check_column(table: Table, name: str, step: Step) -> None:
     column = table.c[name]
-    if not json_safe(table, name):
-        raise NotSql(f"{table.name}.{name} is {column.type}")
+    scalar = get_named_type(step.type)
+    if not json_safe(table, name) or not isinstance(
+        column.type, _SAME_JSON.get(getattr(scalar, "name", ""), ())
+    ):
+        raise NotSql(f"{table.name}.{name} is {column.type}, the field {scalar}")
     if isinstance(step.type, GraphQLNonNull) and column.nullable:
         raise NotSql(f"{table.name}.{name} may be null")
