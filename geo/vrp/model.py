@@ -72,7 +72,9 @@ class Balance:
     where ``mean`` is the average of that measure over those routes. For ``"stops"`` the
     bounds are rounded inwards to whole stops but always admit ``floor(mean)`` and
     ``ceil(mean)``. Empty and locked vehicles are not measured. ``"none"`` bounds nothing.
-    Per-vehicle limits (``max_stops``, shift) still apply inside the band.
+    Per-vehicle limits (``max_stops``, shift) still apply inside the band. ``solve`` keeps
+    the band whenever feasible moves allow (under "stops" it spreads the stops over about
+    all free vehicles); where it cannot, ``evaluate`` reports "balance" violations.
     """
 
     rule: BalanceRule = "stops"
