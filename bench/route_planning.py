@@ -51,7 +51,6 @@ from domain.demo.routing import nearest_neighbour  # noqa: E402
 from domain.jobs import run_next  # noqa: E402
 from domain.models import Customer, DeliveryRoute, Depot, RoutePlan, Vehicle  # noqa: E402
 from domain.planning.problem import day_problem  # noqa: E402
-from domain.planning.quarterly import local_metres  # noqa: E402
 from domain.planning.volumes import shop_volumes  # noqa: E402
 from domain.tickets.approval import approve  # noqa: E402
 from domain.vault import Vault  # noqa: E402
@@ -169,7 +168,7 @@ def setup(engine: Engine, shops: int, vehicles: int, days: tuple[int, ...]) -> i
         )
         lng = np.array([r[1] for r in rows] + [dlng])
         lat = np.array([r[2] for r in rows] + [dlat])
-        xy = local_metres(lng, lat)
+        xy = vrp.lnglat_to_xy(np.column_stack((lng, lat)))
         routes = [active[(v, d)] for v in fleet for d in days]  # a vehicle's days side by side
         sweep(s, (float(xy[-1, 0]), float(xy[-1, 1])), ids, xy[:-1], routes)
         if len(days) > 1:

@@ -32,6 +32,7 @@ from graphql import (
     SelectionSetNode,
 )
 from strawberry.types.field import StrawberryField
+from strawberry.types.unset import UNSET
 
 from schema.context import Context
 from schema.documents import operation_of
@@ -50,6 +51,10 @@ class HotPaths:
 
     roots: Mapping[tuple[str, str], RootField]
     batches: Mapping[tuple[str, str], BatchField]
+
+
+def _all_defaulted(sfield: StrawberryField) -> bool:
+    return all(a.default is not UNSET for a in sfield.arguments)
 
 
 class Unsupported(Exception):
@@ -131,7 +136,8 @@ class _Compiler:
             return Step(key, name, "typename", read=parent.name)
         gfield = parent.fields[name]
         sfield: StrawberryField = gfield.extensions[BACKREF]
-        kind, read = self.source(parent.name, name, gfield, sfield)
+        given = any(n.arguments for n in nodes)
+        kind, read = self.source(parent.name, name, gfield, sfield, given)
         step = Step(key, name, kind, gfield.type, read, gfield, nodes[0])
         named = _named(gfield.type)
         if isinstance(named, GraphQLObjectType):
@@ -144,18 +150,25 @@ class _Compiler:
         return step
 
     def source(
-        self, type_name: str, name: str, gfield: GraphQLField, sfield: StrawberryField
+        self,
+        type_name: str,
+        name: str,
+        gfield: GraphQLField,
+        sfield: StrawberryField,
+        given: bool = False,
     ) -> tuple[str, Any]:
+        """Where a field's value comes from. A field whose arguments all have defaults and
+        are not given (``location`` without ``crs``) runs its resolver with the defaults."""
         if (type_name, name) in self.hot.roots:
             return "root", self.hot.roots[type_name, name]
-        if gfield.args:
+        if given or (gfield.args and not _all_defaulted(sfield)):
             raise Unsupported("field with arguments")
         if (type_name, name) in self.hot.batches:
             return "batch", self.hot.batches[type_name, name]
         if sfield.is_basic_field:
             return "attr", sfield.python_name
         resolver = sfield.base_resolver
-        if resolver is None or sfield.extensions or resolver.is_async or resolver.arguments:
+        if resolver is None or sfield.extensions or resolver.is_async:
             raise Unsupported("resolver")
         if resolver.info_parameter or resolver.parent_parameter or resolver.root_parameter:
             raise Unsupported("resolver needs info")

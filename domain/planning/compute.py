@@ -79,19 +79,25 @@ def insert_shops(day: DayProblem, customer_ids: Sequence[int]) -> DayResult:
     return DayResult([list(r) for r in routes], [], 0.0)
 
 
-def route_figures(day: DayProblem, routes: Sequence[Sequence[int]]) -> dict[str, Any]:
-    """Per-route stats and totals as stored in a plan's summary (JSON)."""
-    stats, violations = vrp.evaluate(day.problem, routes)
+def route_figures(
+    day: DayProblem, routes: Sequence[Sequence[int]], locked_route_ids: Sequence[int] = ()
+) -> dict[str, Any]:
+    """Per-route stats and totals as stored in a plan's summary (JSON). A route is feasible
+    when it keeps capacity, shift, stop limit and windows; being outside the balance band
+    is listed among its violations (locked routes are not held to the band)."""
+    exempt = [k for k, lane in enumerate(day.lanes) if lane.route_id in locked_route_ids]
+    stats, violations = vrp.evaluate(day.problem, routes, exempt=exempt)
     per_route = []
     for k, (lane, s) in enumerate(zip(day.lanes, stats, strict=True)):
         broken = [v.kind for v in violations if v.vehicle == k]
+        hard = [kind for kind in broken if kind != "balance"]
         per_route.append({
             "routeId": lane.route_id, "code": lane.code, "name": lane.name,
             "weekday": lane.weekday, "stops": s.stops, "load": s.load,
             "capacity": lane.vehicle.capacity, "distanceM": s.distance_m,
             "durationS": s.duration_s, "travelS": s.travel_s,
             "shiftS": lane.vehicle.shift_end_s - lane.vehicle.shift_start_s,
-            "feasible": not broken, "violations": sorted(set(broken)),
+            "feasible": not hard, "violations": sorted(set(broken)),
         })  # fmt: skip
     return {
         "routes": per_route,

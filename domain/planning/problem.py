@@ -170,7 +170,7 @@ def build_problem(
     stops = [vrp.Stop(demand=s.demand, service_s=minutes * 60) for s in shops]
     return vrp.Problem(
         duration_s=matrix.duration_s, distance_m=matrix.distance_m, stops=stops,
-        vehicles=[lane.vehicle for lane in lanes], balance=balance,
+        vehicles=[lane.vehicle for lane in lanes], balance=balance, xy=vrp.lnglat_to_xy(points),
     )  # fmt: skip
 
 

@@ -53,14 +53,6 @@ class Quarter:
     moved_day: int
 
 
-def local_metres(lng: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Equirectangular metres around the mean point: fine for a city's extent."""
-    lat0 = np.radians(lat.mean())
-    x = np.radians(lng - lng.mean()) * 6371008.8 * np.cos(lat0)
-    y = np.radians(lat - lat.mean()) * 6371008.8
-    return np.column_stack((x, y))
-
-
 def assign_days(
     labels: np.ndarray, shops: Sequence[Shop], current_day: dict[int, int], days: Sequence[int]
 ) -> list[int]:
@@ -94,7 +86,7 @@ def load_quarter(settings: PlanningSettings, session: Session, req: PlanRequest)
     shops, pinned = load_shops(session, route_ids=list(current_day))
     if len(shops) < len(days):
         raise DomainError(INVALID, "该站点的客户太少，无法按天分组", "depotId")
-    xy = local_metres(np.array([s.lng for s in shops]), np.array([s.lat for s in shops]))
+    xy = vrp.lnglat_to_xy([(s.lng, s.lat) for s in shops])
     labels = vrp.balanced_clusters(xy, len(days), tolerance=DAY_TOLERANCE, seed=req.seed)
     weekday_of = assign_days(labels, shops, current_day, days)
     before, after = [], []
@@ -139,8 +131,8 @@ def solve_quarter(
         items += items_for(plan_id, day, result.routes, {day.weekday: order_day(day.weekday)})
         per_day.append({
             "weekday": day.weekday, "shops": len(day.shops),
-            "before": route_figures(before, before.current),
-            "after": route_figures(day, result.routes),
+            "before": route_figures(before, before.current, req.locked_route_ids),
+            "after": route_figures(day, result.routes, req.locked_route_ids),
             "unassigned": [day.shops[i].id for i in result.unassigned],
             "solverS": round(result.solver_s, 3), "budgetS": budget,
             "wallS": round(time.monotonic() - started, 3),

@@ -129,11 +129,16 @@ def items_for(
 
 
 def day_summary(
-    day: DayProblem, result: DayResult, budget_s: float | None, wall_s: float
+    day: DayProblem,
+    result: DayResult,
+    budget_s: float | None,
+    wall_s: float,
+    locked: Sequence[int] = (),
 ) -> dict[str, Any]:
     return {
         "depotId": day.depot_id, "weekday": day.weekday, "shops": len(day.shops),
-        "before": route_figures(day, day.current), "after": route_figures(day, result.routes),
+        "before": route_figures(day, day.current, locked),
+        "after": route_figures(day, result.routes, locked),
         "unassigned": [day.shops[i].id for i in result.unassigned],
         "unplaced": [s.id for s in day.unplaced], "solverS": round(result.solver_s, 3),
         "budgetS": budget_s, "wallS": round(wall_s, 3),
@@ -198,7 +203,7 @@ def _solve(
     budget = settings.budget_s(len(day.shops), req.time_limit_s)
     result = solve_request(day, req, budget, progress)
     items = items_for(plan_id, day, result.routes)
-    return items, day_summary(day, result, budget, time.monotonic() - started)
+    return items, day_summary(day, result, budget, time.monotonic() - started, req.locked_route_ids)
 
 
 def _plan_failed(session: Session, job: Job) -> None:

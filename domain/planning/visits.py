@@ -18,7 +18,6 @@ from domain.catalogue import field
 from domain.errors import FORBIDDEN, INVALID, NOT_FOUND, DomainError
 from domain.jobs import Progress, enqueue
 from domain.models import Customer, DeliveryRoute, RoutePlan, RoutePlanItem, User
-from domain.planning.quarterly import local_metres
 from geo import vrp
 
 BATCH_TOLERANCE = 0.10
@@ -83,7 +82,7 @@ def compute_visits(
     manager_id, k = int(plan.params["manager_id"]), int(plan.params["batches"])
     rows = session.execute(_shops_query(manager_id).order_by(Customer.id)).all()
     progress.check(f"已载入 {len(rows)} 家客户，开始分批")
-    xy = local_metres(np.array([r[2] for r in rows]), np.array([r[3] for r in rows]))
+    xy = vrp.lnglat_to_xy([(r[2], r[3]) for r in rows])
     labels = vrp.balanced_clusters(xy, k, tolerance=BATCH_TOLERANCE, seed=1)
     days = list(range(1, k + 1))
     overlap = np.zeros((k, k), dtype=np.int64)

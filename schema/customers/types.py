@@ -29,7 +29,7 @@ from schema.customers.extras import (
 )
 from schema.customers.fields import CustomerFields
 from schema.pagination import Edge, PageInfo
-from schema.scalars import GeoJSON
+from schema.scalars import Crs, GeoJSON, in_crs
 
 if TYPE_CHECKING:
     from schema.places.types import DeliveryRoute
@@ -59,9 +59,12 @@ class Customer(CustomerFields):
     # the ORM row, for asOf and completeness (None on a lean node: those select it)
     _row: strawberry.Private[CustomerRow | None]
 
-    @strawberry.field(description="地理位置 (GeoJSON Point, WGS-84)")
-    def location(self) -> GeoJSON | None:  # type: ignore[valid-type]
-        return point_geojson(self._location)
+    @strawberry.field(
+        description="地理位置 (GeoJSON Point)：存储为 WGS-84；crs 指定显示用坐标系"
+        "（GCJ02 用于高德/腾讯底图，BD09 用于百度底图）"
+    )
+    def location(self, crs: Crs = Crs.WGS84) -> GeoJSON | None:  # type: ignore[valid-type]
+        return in_crs(point_geojson(self._location), crs)
 
     @strawberry.field(description="客户经理")
     async def customer_manager(

@@ -173,3 +173,19 @@ def test_a_gcj02_point_is_stored_as_wgs84_and_a_mixup_is_flagged(
     errors = bad["data"]["proposeLocation"]["errors"]
     assert [(e["code"], e["field"]) for e in errors] == [("OUT_OF_RANGE", "point")]
     assert "颠倒" in errors[0]["message"]
+
+
+def test_a_customer_location_is_shown_in_the_asked_display_crs(
+    gql: Gql, api_db: Engine, username_of: Any
+) -> None:
+    with Session(api_db) as s:
+        code, lng, lat = s.execute(
+            select(Customer.customer_code, func.ST_X(Customer.location),
+                   func.ST_Y(Customer.location)).order_by(Customer.id).limit(1)
+        ).one()  # fmt: skip
+    query = """query($code: String!) { customer(code: $code) {
+        wgs: location gcj: location(crs: GCJ02) bd: location(crs: BD09) } }"""
+    shown = gql(query, {"code": code}, user=username_of("market_dept"))["data"]["customer"]
+    assert shown["wgs"]["coordinates"] == [lng, lat]
+    for key, crs in (("gcj", Crs.GCJ02), ("bd", Crs.BD09)):
+        assert shown[key]["coordinates"] == [round(v, 7) for v in from_wgs84(lng, lat, crs)]
