@@ -415,15 +415,20 @@ def import_customers_cmd(file: Path, all_valid: bool, report: Path | None) -> No
     rows were refused and nothing was imported.
     """
     result = _run_import("customers", file, all_valid)
-    _print_findings(result, report)
-    if result.import_id is None:
-        _say(f"校验未通过：{result.refused}/{result.total} 行有误，未导入任何数据。")
-        sys.exit(1)
+    _refused_or_continue(result, report)
     skipped = f"，跳过有误的行 {result.refused} 行" if result.refused else ""
     click.echo(
         f"已导入客户 {result.imported:,} 户（导入编号 {result.import_id}，"
         f"共 {result.total:,} 行{skipped}），每户的台帐已写入。"
     )
+
+
+def _refused_or_continue(result: Any, report: Path | None) -> None:
+    """Print the findings; exit 1 when the rows were refused and nothing was imported."""
+    _print_findings(result, report)
+    if result.import_id is None:
+        _say(f"校验未通过：{result.refused}/{result.total} 行有误，未导入任何数据。")
+        sys.exit(1)
 
 
 @import_group.command("purchases")
@@ -434,10 +439,7 @@ def import_purchases_cmd(file: Path, all_valid: bool, report: Path | None) -> No
     """Import monthly purchase records (客户代码, 月份 YYYY-MM, 条数, 金额, 品种数) as an
     upsert per shop and month: importing the same file again changes nothing."""
     result = _run_import("purchases", file, all_valid)
-    _print_findings(result, report)
-    if result.import_id is None:
-        _say(f"校验未通过：{result.refused}/{result.total} 行有误，未导入任何数据。")
-        sys.exit(1)
+    _refused_or_continue(result, report)
     skipped = f"，跳过有误的行 {result.refused} 行" if result.refused else ""
     click.echo(
         f"进货记录已导入（导入编号 {result.import_id}，共 {result.total:,} 行{skipped}）："

@@ -61,7 +61,9 @@ def taken(
     return {spec.key for (spec, _, _), hit in zip(values, row, strict=True) if hit}
 
 
-def _rule_conditions(spec: FieldSpec, model: Any) -> list[ColumnElement[bool]]:
+def rule_conditions(spec: FieldSpec, model: Any) -> list[ColumnElement[bool]]:
+    """SQL conditions a referenced row must meet (its ``role:``, ``kind:`` and ``active``
+    rules); shared by record validation and bulk import."""
     out: list[ColumnElement[bool]] = []
     for rule in spec.rules:
         if rule.name == "role":
@@ -93,7 +95,7 @@ def ref_states(session: Session, refs: Sequence[tuple[FieldSpec, int]]) -> dict[
     columns = []
     for i, (spec, ref_id) in enumerate(refs):
         model: Any = REF_TARGETS[spec.type]
-        passes = and_(true(), *_rule_conditions(spec, model))
+        passes = and_(true(), *rule_conditions(spec, model))
         found = select(passes).where(model.id == ref_id).scalar_subquery()
         columns.append(found.label(f"r{i}"))
     row = session.execute(select(*columns)).one()

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, select, text, true
+from sqlalchemy import and_, select, text, true
 from sqlalchemy.orm import Session
 
 from domain.catalogue import FieldSpec
-from domain.catalogue.checks import REF_TARGETS, describe_ref_rules
+from domain.catalogue.checks import REF_TARGETS, describe_ref_rules, rule_conditions
 from domain.catalogue.rules import CLOSED_STATUS, STATUS_KEY
 from domain.demo.pgcopy import copy_rows
 from domain.errors import DUPLICATE, NOT_ALLOWED_VALUE, NOT_FOUND, OUTSIDE_SERVICE_AREA
@@ -141,18 +141,6 @@ def check_database(session: Session, rows: Sequence[Row], plan: Plan) -> dict[in
     return {int(r[0]): int(r[1]) for r in regions}
 
 
-def _rule_conditions(spec: FieldSpec, model: Any) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = []
-    for rule in spec.rules:
-        if rule.name == "role":
-            out += [cast(model.role, String) == rule.arg, model.is_active.is_(True)]
-        elif rule.name == "kind":
-            out.append(cast(model.kind, String) == rule.arg)
-        elif rule.name == "active":
-            out.append(model.is_active.is_(True))
-    return out
-
-
 def _check_refs(session: Session, rows: Sequence[Row], plan: Plan) -> None:
     """Each reference field: one query over the distinct ids the file names."""
     for spec in plan.specs:
@@ -162,7 +150,7 @@ def _check_refs(session: Session, rows: Sequence[Row], plan: Plan) -> None:
         if not ids:
             continue
         model: Any = REF_TARGETS[spec.type]
-        passes = and_(true(), *_rule_conditions(spec, model))
+        passes = and_(true(), *rule_conditions(spec, model))
         query = select(model.id, passes).where(model.id.in_(ids))
         found: dict[int, bool] = {int(i): bool(ok) for i, ok in session.execute(query)}
         for row in rows:

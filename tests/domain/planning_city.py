@@ -33,16 +33,8 @@ class PlanCity:
             return load_principal(s, ids[nth])
 
     def busiest_day(self) -> tuple[int, int]:
-        """(depot id, weekday) with the most shops on its routes."""
         with self.sessions() as s:
-            row = s.execute(
-                select(DeliveryRoute.depot_id, DeliveryRoute.weekday)
-                .join(Customer, Customer.delivery_route_id == DeliveryRoute.id)
-                .group_by(DeliveryRoute.depot_id, DeliveryRoute.weekday)
-                .order_by(func.count().desc(), DeliveryRoute.depot_id, DeliveryRoute.weekday)
-                .limit(1)
-            ).one()
-            return int(row[0]), int(row[1])
+            return busiest_day(s)
 
     def assignment(self) -> dict[int, tuple[Any, ...]]:
         with self.sessions() as s:
@@ -51,6 +43,18 @@ class PlanCity:
                        Customer.order_batch, Customer.visit_batch, Customer.version)
             ).all()  # fmt: skip
             return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def busiest_day(session: Session) -> tuple[int, int]:
+    """(depot id, weekday) with the most shops on its routes."""
+    row = session.execute(
+        select(DeliveryRoute.depot_id, DeliveryRoute.weekday)
+        .join(Customer, Customer.delivery_route_id == DeliveryRoute.id)
+        .group_by(DeliveryRoute.depot_id, DeliveryRoute.weekday)
+        .order_by(func.count().desc(), DeliveryRoute.depot_id, DeliveryRoute.weekday)
+        .limit(1)
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def make_plan_city(pg_cluster: Any, name: str) -> Iterator[PlanCity]:

@@ -11,8 +11,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.jobs import run_next
-from domain.models import Customer, DeliveryRoute, Job, RoutePlan, Ticket
+from domain.models import Customer, Job, RoutePlan, Ticket
 from geo.crs import Crs, from_wgs84, wgs84_to_gcj02
+from tests.domain.planning_city import busiest_day as busiest_of
 from tests.schema.conftest import Gql
 
 PLAN = """
@@ -37,14 +38,7 @@ query($id: Int!) {
 
 def busiest_day(engine: Engine) -> tuple[int, int]:
     with Session(engine) as s:
-        row = s.execute(
-            select(DeliveryRoute.depot_id, DeliveryRoute.weekday)
-            .join(Customer, Customer.delivery_route_id == DeliveryRoute.id)
-            .group_by(DeliveryRoute.depot_id, DeliveryRoute.weekday)
-            .order_by(func.count().desc(), DeliveryRoute.depot_id, DeliveryRoute.weekday)
-            .limit(1)
-        ).one()
-        return int(row[0]), int(row[1])
+        return busiest_of(s)
 
 
 def counts(engine: Engine) -> tuple[int, ...]:
