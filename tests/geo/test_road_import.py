@@ -4,7 +4,6 @@ and refusals that leave the previous network (or nothing) in place. Also the CLI
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -20,27 +19,11 @@ from tests.geo.osm_grid import OsmMap, at, gid, plain_grid, street_grid
 from tests.geo.roads_support import (
     GridDb,
     fingerprint,
-    grid_database,
     import_into,
     require_osm2pgrouting,
-    rolled_back,
 )
 
 require_osm2pgrouting()
-
-
-@pytest.fixture(scope="module")
-def grid_db(
-    pg_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GridDb]:
-    with grid_database(pg_cluster, tmp_path_factory.mktemp("osm")) as db:
-        yield db
-
-
-@pytest.fixture
-def grid_conn(grid_db: GridDb) -> Iterator[Connection]:
-    with rolled_back(grid_db.engine) as conn:
-        yield conn
 
 
 # --- the import ---------------------------------------------------------------------------

@@ -4,7 +4,6 @@ against shortest paths computed independently in Python (tests/geo/osm_grid.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from api.pgcluster import EmbeddedCluster
 from geo.roads import (
     DEFAULT_MAPCONFIG,
     NoRoadNetworkError,
@@ -30,10 +28,8 @@ from tests.geo.osm_grid import (
 )
 from tests.geo.roads_support import (
     GridDb,
-    grid_database,
     import_into,
     require_osm2pgrouting,
-    rolled_back,
 )
 
 require_osm2pgrouting()
@@ -47,20 +43,6 @@ POINTS = [
 ]  # fmt: skip
 BESIDE_SCRAP, BESIDE_DEAD_END, NEXT_TO_FIRST = 6, 7, 8
 ROW4_WEST, ROW4_EAST, GAP_WEST, GAP_EAST = 12, 13, 14, 15
-
-
-@pytest.fixture(scope="module")
-def grid_db(
-    pg_cluster: EmbeddedCluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GridDb]:
-    with grid_database(pg_cluster, tmp_path_factory.mktemp("osm")) as db:
-        yield db
-
-
-@pytest.fixture
-def grid_conn(grid_db: GridDb) -> Iterator[Connection]:
-    with rolled_back(grid_db.engine) as conn:
-        yield conn
 
 
 # --- the matrix -------------------------------------------------------------------------------
