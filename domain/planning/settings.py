@@ -22,7 +22,7 @@ class PlanningSettings:
     # Service time per stop when a route has none of its own (minutes).
     service_min: int = 5
     # Solver budget when the caller gives none: seconds per stop, within [min, max].
-    seconds_per_stop: float = 0.02
+    seconds_per_stop: float = 0.04
     min_budget_s: float = 5.0
     max_budget_s: float = 40.0
 
