@@ -79,6 +79,12 @@ def code_text(spec: FieldSpec, value: Any) -> str:
 
 
 def to_decimal(spec: FieldSpec, value: Any) -> Decimal:
+    """The number as a Decimal; a negative zero (-0, -0.0) becomes 0, as PostgreSQL stores it."""
+    number = _decimal(spec, value)
+    return number.copy_abs() if number.is_zero() else number
+
+
+def _decimal(spec: FieldSpec, value: Any) -> Decimal:
     if isinstance(value, bool):
         raise fail(spec, INVALID_TYPE, "须为数字")
     if isinstance(value, int):
