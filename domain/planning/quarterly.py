@@ -24,7 +24,6 @@ from domain.models import DeliveryRoute, RoutePlanItem
 from domain.planning.compute import route_figures, solve_day
 from domain.planning.problem import (
     DayProblem,
-    Shop,
     build_problem,
     current_routes,
     day_lanes,
@@ -53,14 +52,12 @@ class Quarter:
     moved_day: int
 
 
-def assign_days(
-    labels: np.ndarray, shops: Sequence[Shop], current_day: dict[int, int], days: Sequence[int]
-) -> list[int]:
-    """Weekday of each cluster: the permutation keeping the most shops on their day."""
+def best_days(labels: np.ndarray, current: Sequence[int | None], days: Sequence[int]) -> list[int]:
+    """The day of each group (label 0..k-1): the one-to-one match of groups to ``days``
+    that keeps the most items on their ``current`` day (fewest changes for the shops)."""
     k = len(days)
     overlap = np.zeros((k, k), dtype=np.int64)
-    for label, shop in zip(labels.tolist(), shops, strict=True):
-        day = current_day.get(shop.route_id or 0)
+    for label, day in zip(labels.tolist(), current, strict=True):
         if day in days:
             overlap[label, days.index(day)] += 1
     best = max(
@@ -88,7 +85,7 @@ def load_quarter(settings: PlanningSettings, session: Session, req: PlanRequest)
         raise DomainError(INVALID, "该站点的客户太少，无法按天分组", "depotId")
     xy = vrp.lnglat_to_xy([(s.lng, s.lat) for s in shops])
     labels = vrp.balanced_clusters(xy, len(days), tolerance=DAY_TOLERANCE, seed=req.seed)
-    weekday_of = assign_days(labels, shops, current_day, days)
+    weekday_of = best_days(labels, [current_day.get(s.route_id or 0) for s in shops], days)
     before, after = [], []
     for c, day in enumerate(weekday_of):
         before.append(day_problem(settings, session, req.depot_id, day, max_stops=req.max_stops,

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.access import EDIT, Principal, field_right, get_customer_in_scope
+from domain.access import EDIT, Principal, customer_scope, field_right
 from domain.catalogue import field
 from domain.errors import FORBIDDEN, NOT_FOUND, DomainError
 from domain.jobs import FAILURE_HOOKS, Progress, enqueue, handler
-from domain.models import DeliveryRoute, Job, RoutePlan, RoutePlanItem
+from domain.models import Customer, DeliveryRoute, Job, RoutePlan, RoutePlanItem
 from domain.planning.compute import (
     DayResult,
     insert_shops,
@@ -67,13 +68,19 @@ def _resolve(session: Session, principal: Principal, req: PlanRequest) -> PlanRe
         route = session.get(DeliveryRoute, req.route_id)
         if route is None:
             raise DomainError(NOT_FOUND, "找不到该送货线路", "routeId")
-        req = PlanRequest(**{**req.to_json(), "depot_id": route.depot_id,
-                             "weekday": route.weekday, "customer_ids": (), "days": ()})  # fmt: skip
+        return replace(req, depot_id=route.depot_id, weekday=route.weekday, customer_ids=(),
+                       days=())  # fmt: skip
     if req.mode == "insert":
         ids = distinct(req.customer_ids)
-        for customer_id in ids:
-            get_customer_in_scope(session, principal, customer_id)
-        req = PlanRequest(**{**req.to_json(), "customer_ids": ids, "days": ()})
+        seen = set(session.scalars(
+            select(Customer.id).where(Customer.id.in_(ids), customer_scope(principal))
+        ))  # fmt: skip
+        missing = [i for i in ids if i not in seen]
+        if missing:
+            raise DomainError(
+                NOT_FOUND, f"找不到客户 {missing[0]}，或不在您的管辖范围内", "customerIds"
+            )
+        return replace(req, customer_ids=ids, days=())
     return req
 
 

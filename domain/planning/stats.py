@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from domain.models import DeliveryRoute, Depot, Vehicle
+from domain.models import DeliveryRoute, Depot
 from domain.planning.problem import Lane, lanes_where, load_shops
 from domain.planning.settings import PlanningSettings
 from domain.planning.travel import travel_costs
 from geo import vrp
+
+DEFAULT_SHIFT = (8 * 3600, 18 * 3600)
 
 
 @dataclass(frozen=True)
@@ -63,16 +65,13 @@ def route_figures(
 
 
 def _lane_without_vehicle(session: Session, route_id: int) -> Lane:
-    """A route whose vehicle is missing or inactive: no capacity or shift to respect."""
+    """A route with no vehicle assigned: no capacity to respect, a day shift of
+    ``DEFAULT_SHIFT`` (routes with a vehicle, active or not, come from ``lanes_where``)."""
     route = session.get(DeliveryRoute, route_id)
     assert route is not None
-    vehicle = session.get(Vehicle, route.vehicle_id) if route.vehicle_id else None
-    shift = (8 * 3600, 18 * 3600) if vehicle is None else (
-        vehicle.shift_start.hour * 3600 + vehicle.shift_start.minute * 60,
-        vehicle.shift_end.hour * 3600 + vehicle.shift_end.minute * 60,
-    )  # fmt: skip
-    return Lane(route.id, route.code, route.name, route.weekday,
-                vrp.Vehicle(capacity=10**9, shift_start_s=shift[0], shift_end_s=shift[1]),
+    vehicle = vrp.Vehicle(capacity=10**9, shift_start_s=DEFAULT_SHIFT[0],
+                          shift_end_s=DEFAULT_SHIFT[1])  # fmt: skip
+    return Lane(route.id, route.code, route.name, route.weekday, vehicle,
                 route.service_min_per_stop)  # fmt: skip
 
 

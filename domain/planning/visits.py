@@ -5,7 +5,6 @@ consistency check over order day, delivery day and visit batch.
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from typing import Any
 
@@ -18,6 +17,7 @@ from domain.catalogue import field
 from domain.errors import FORBIDDEN, INVALID, NOT_FOUND, DomainError
 from domain.jobs import Progress, enqueue
 from domain.models import Customer, DeliveryRoute, RoutePlan, RoutePlanItem, User
+from domain.planning.quarterly import best_days
 from geo import vrp
 
 BATCH_TOLERANCE = 0.10
@@ -84,17 +84,10 @@ def compute_visits(
     progress.check(f"已载入 {len(rows)} 家客户，开始分批")
     xy = vrp.lnglat_to_xy([(r[2], r[3]) for r in rows])
     labels = vrp.balanced_clusters(xy, k, tolerance=BATCH_TOLERANCE, seed=1)
-    days = list(range(1, k + 1))
-    overlap = np.zeros((k, k), dtype=np.int64)
-    for label, row in zip(labels.tolist(), rows, strict=True):
-        if row.visit_batch in days:
-            overlap[label, row.visit_batch - 1] += 1
-    best = max(
-        itertools.permutations(range(k)), key=lambda p: sum(overlap[c, p[c]] for c in range(k))
-    )
+    batch_of = best_days(labels, [r.visit_batch for r in rows], list(range(1, k + 1)))
     items = []
     for label, row in zip(labels.tolist(), rows, strict=True):
-        new = days[best[label]]
+        new = batch_of[label]
         if new == row.visit_batch:
             continue
         items.append(
@@ -110,7 +103,7 @@ def compute_visits(
     summary = {
         "managerId": manager_id, "batches": k, "shops": len(rows),
         "before": {"sizes": _sizes(old.tolist()), "spreadM": _spread_m(xy, old)},
-        "after": {"sizes": _sizes([days[best[c]] for c in labels.tolist()]),
+        "after": {"sizes": _sizes([batch_of[c] for c in labels.tolist()]),
                   "spreadM": _spread_m(xy, labels)},
     }  # fmt: skip
     return items, summary

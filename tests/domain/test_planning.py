@@ -200,6 +200,12 @@ def test_refusals_name_the_argument_and_change_nothing(plan_city: PlanCity) -> N
                 s, planner, planning.PlanRequest(mode="resequence", route_id=10**6)
             )
         assert (missing.value.code, missing.value.field) == ("NOT_FOUND", "routeId")
+        with pytest.raises(DomainError) as unknown:
+            planning.start_route_plan(
+                s, planner,
+                planning.PlanRequest(mode="insert", depot_id=1, weekday=1, customer_ids=(10**9,)),
+            )  # fmt: skip
+        assert (unknown.value.code, unknown.value.field) == ("NOT_FOUND", "customerIds")
         s.rollback()
     assert counts(plan_city) == before
 
@@ -326,9 +332,11 @@ def test_visit_batches_are_balanced_and_cover_every_shop_once(plan_city: PlanCit
     assert set(sizes) == {1, 2, 3, 4, 5}
     mean = len(shops) / 5
     assert all(abs(n - mean) <= 0.10 * mean + 1 for n in sizes.values())
+    before = counts(plan_city)
     with plan_city.sessions() as s, pytest.raises(DomainError) as bad:
         planning.start_visit_batches(s, plan_city.principal("delivery_dept"), manager_id, 9)
     assert (bad.value.code, bad.value.field) == ("INVALID", "batches")
+    assert counts(plan_city) == before
 
 
 def test_the_batch_check_lists_an_order_day_that_does_not_precede_delivery(
