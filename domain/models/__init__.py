@@ -9,6 +9,7 @@ from domain.models.org import ApiToken, Department, OrgUnit, User
 from domain.models.places import Depot, Region, ServiceArea
 from domain.models.planning import Job, RoutePlan, RoutePlanItem
 from domain.models.routes import DeliveryRoute, Vehicle
+from domain.models.sessions import AdminSession, SignInAttempt
 from domain.models.tickets import (
     Duty,
     LedgerEntry,
@@ -20,6 +21,7 @@ from domain.models.tickets import (
 )
 
 __all__ = [
+    "AdminSession",
     "ApiToken",
     "Base",
     "Customer",
@@ -40,6 +42,7 @@ __all__ = [
     "RoutePlan",
     "RoutePlanItem",
     "ServiceArea",
+    "SignInAttempt",
     "Ticket",
     "TicketChange",
     "TicketStep",
