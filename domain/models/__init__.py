@@ -3,6 +3,7 @@
 from domain.models.base import Base
 from domain.models.catalogue import FieldDefinition
 from domain.models.customers import Customer, PurchaseRecord
+from domain.models.exports import ExportLog
 from domain.models.idempotency import IdempotencyKey
 from domain.models.imports import Import
 from domain.models.org import ApiToken, Department, OrgUnit, User
@@ -29,6 +30,7 @@ __all__ = [
     "Department",
     "Depot",
     "Duty",
+    "ExportLog",
     "FieldDefinition",
     "IdempotencyKey",
     "Import",
