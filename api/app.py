@@ -1,5 +1,6 @@
-"""The ASGI application: health check, GraphQL endpoint, a landing page, and the periodic
-run (duties, notice periods, escalation) while serving when `tick_seconds` > 0."""
+"""The ASGI application: health check, GraphQL endpoint, the admin (mounted at /admin),
+and the periodic run (duties, notice periods, escalation) while serving when
+`tick_seconds` > 0."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
 from strawberry.http.ides import get_graphql_ide_html
 
+from admin.app import create_admin
+from admin.config import AdminConfig
 from api.db import current_revisions, head_revisions, make_sessionmaker, unit_of_work
 from api.graphql import Runtime, graphql_endpoint
 from api.principals import PrincipalCache
@@ -37,14 +40,6 @@ from schema.root import production_schema
 from schema.security import describe_unexpected
 
 log = logging.getLogger("retailgis")
-
-LANDING = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>零售客户档案与配送 GIS</title></head>
-<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
-<h1>零售客户档案与配送 GIS</h1>
-<p>服务已启动。客户端应用请使用 <code>POST /graphql</code>（Bearer 令牌）。</p>
-<p>健康检查：<a href="/healthz">/healthz</a></p>
-</body></html>"""
 
 
 def _revs(revs: set[str]) -> str:
@@ -113,7 +108,7 @@ def create_app(
         return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
     async def home(request: Request) -> Response:
-        return HTMLResponse(LANDING)
+        return RedirectResponse("/admin/", status_code=303)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -140,6 +135,14 @@ def create_app(
     hub = TicketEventHub(libpq_dsn(engine))
     schema = production_schema if settings.is_production else development_schema
     subscriptions = SubscriptionApp(schema, hub, sessions)
+    vault = vault or make_vault(settings)
+    admin = create_admin(
+        AdminConfig(
+            sessions=sessions, vault=vault, calendar=default_calendar(),
+            basemap=settings.admin_basemap(), production=settings.is_production,
+            upload_dir=settings.data_dir / "uploads",
+        )
+    )  # fmt: skip
 
     app = Starlette(
         lifespan=lifespan,
@@ -150,13 +153,14 @@ def create_app(
             Route("/graphql", graphql_endpoint, methods=["POST"]),
             Route("/graphql", graphiql, methods=["GET"]),
             WebSocketRoute("/graphql", subscriptions),
+            Mount("/admin", admin),
         ],
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessions
     app.state.ticket_events = hub
-    app.state.vault = vault or make_vault(settings)
+    app.state.vault = vault
     app.state.graphql = Runtime(
         sessions=sessions, read_sessions=read_only_sessionmaker(engine), vault=app.state.vault,
         principals=principals or PrincipalCache(),

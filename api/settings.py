@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from admin.basemaps import Basemap, BasemapError, make_basemap
 from domain.planning.settings import PlanningSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +90,12 @@ class Settings:
     app_env: str = "development"
     demo_shops: int = 5000
     demo_seed: int = 42
-    tile_url: str = "https://webrd0{s}.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}"
+    # The admin's basemap: offline (regions drawn, no tiles), tianditu (needs the key),
+    # amap (GCJ-02, converted for display), osm, or custom (tile_url drawn in tile_crs).
+    basemap: str = "offline"
+    tianditu_key: str = ""
+    tile_url: str = ""
+    tile_crs: str = "WGS84"
     log_level: str = "info"
     # Encrypts personal values in the ledger; empty: generated into <data dir>/secret.key.
     secret_key: str = ""
@@ -108,6 +114,15 @@ class Settings:
     def is_production(self) -> bool:
         return self.app_env == "production"
 
+    def admin_basemap(self) -> Basemap:
+        try:
+            return make_basemap(
+                self.basemap, tianditu_key=self.tianditu_key, tile_url=self.tile_url,
+                tile_crs=self.tile_crs,
+            )  # fmt: skip
+        except BasemapError as exc:
+            raise SettingsError(str(exc)) from None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -115,7 +130,7 @@ class Settings:
         app_env = env.get("APP_ENV", "development")
         if app_env not in ("development", "test", "production"):
             raise SettingsError(f"APP_ENV must be development, test or production, not {app_env!r}")
-        return cls(
+        settings = cls(
             database_url=env.get("DATABASE_URL") or None,
             data_dir=data_dir,
             pg_dir=Path(env.get("RETAILGIS_PG_DIR") or data_dir / "pg").resolve(),
@@ -126,7 +141,10 @@ class Settings:
             app_env=app_env,
             demo_shops=_int(env, "RETAILGIS_DEMO_SHOPS", 5000),
             demo_seed=_int(env, "RETAILGIS_DEMO_SEED", 42),
-            tile_url=env.get("RETAILGIS_TILE_URL", cls.tile_url),
+            basemap=env.get("RETAILGIS_BASEMAP", "offline"),
+            tianditu_key=env.get("RETAILGIS_TIANDITU_KEY", ""),
+            tile_url=env.get("RETAILGIS_TILE_URL", ""),
+            tile_crs=env.get("RETAILGIS_TILE_CRS", "WGS84"),
             log_level=env.get("RETAILGIS_LOG_LEVEL", "info"),
             secret_key=_secret(env),
             tick_seconds=_tick_seconds(env),
@@ -134,3 +152,5 @@ class Settings:
             planning=_planning(env),
             background_worker=env.get("RETAILGIS_BACKGROUND_WORKER", "1") != "0",
         )
+        settings.admin_basemap()  # refuses an invalid basemap configuration at start
+        return settings

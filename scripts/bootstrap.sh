@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting osm2pgrouting)
-# Browser tests of the admin use Debian's Chromium; installed when present in this list.
-if [ "${RETAILGIS_WITH_BROWSER:-0}" = 1 ]; then APT_PACKAGES+=(chromium chromium-driver); fi
+# PostgreSQL + PostGIS + pgRouting; Debian's Chromium for the admin's browser tests
+# (Playwright drives /usr/bin/chromium; it never downloads a browser of its own).
+APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting osm2pgrouting
+  chromium chromium-driver fonts-wqy-microhei)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -1,0 +1,5 @@
+"""Admin area: customers (screens to come)."""
+
+from starlette.routing import BaseRoute
+
+ROUTES: list[BaseRoute] = []

@@ -1,0 +1,5 @@
+"""Admin area: queue (screens to come)."""
+
+from starlette.routing import BaseRoute
+
+ROUTES: list[BaseRoute] = []
