@@ -48,7 +48,7 @@ class Row:
         return any(e.field == key for e in self.errors)
 
 
-def _cell(spec: FieldSpec, raw: Any) -> Any:
+def cell_value(spec: FieldSpec, raw: Any) -> Any:
     # Spreadsheets turn codes and words into numbers; text fields take them as written.
     if isinstance(raw, int) and not isinstance(raw, bool) and spec.type in TEXTUAL:
         return str(raw)
@@ -60,7 +60,7 @@ def _crs(raw: Any) -> str:
     return CRS_ALIASES.get(text, text)
 
 
-def _location_raw(cols: ColumnMap, cells: Cells, spec: FieldSpec) -> dict[str, Any] | None:
+def location_raw(cols: ColumnMap, cells: Cells, spec: FieldSpec) -> dict[str, Any] | None:
     def at(index: int | None) -> Any:
         return cells[index] if index is not None and index < len(cells) else None
 
@@ -83,7 +83,7 @@ def _location_raw(cols: ColumnMap, cells: Cells, spec: FieldSpec) -> dict[str, A
 
 def _read_location(row: Row, cols: ColumnMap, cells: Cells, spec: FieldSpec) -> None:
     try:
-        raw = _location_raw(cols, cells, spec)
+        raw = location_raw(cols, cells, spec)
         if raw is not None:
             row.values[LOCATION] = normalise_value(spec, raw)
             row.location_input = point_input(raw)
@@ -199,7 +199,7 @@ def read_row(number: int, cells: Cells, cols: ColumnMap, plan: Plan) -> Row:
         if is_blank(raw):
             continue
         try:
-            row.values[spec.key] = plan.normalise(spec, _cell(spec, raw))
+            row.values[spec.key] = plan.normalise(spec, cell_value(spec, raw))
         except DomainError as exc:
             row.errors.append(exc)
     if plan.location is not None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import domain.bulkchange  # registers the bulk changes' apply procedure
 import domain.planning  # noqa: F401  (registers the route plans' apply procedure)
 from domain.access import Principal
 from domain.errors import INVALID, DomainError
