@@ -160,9 +160,11 @@ def _hash_slots(cfg: AdminConfig) -> threading.BoundedSemaphore:
         return _hashing.setdefault(id(cfg), threading.BoundedSemaphore(cfg.hash_concurrency))
 
 
-def _set_cookie(request: Request, response: Response, name: str, value: str, age: int) -> None:
+def _set_cookie(
+    request: Request, response: Response, name: str, value: str, age: int, path: str = PREFIX
+) -> None:
     response.set_cookie(
-        name, value, max_age=age, path=PREFIX, httponly=True, samesite="lax",
+        name, value, max_age=age, path=path, httponly=True, samesite="lax",
         secure=request.url.scheme == "https",
     )  # fmt: skip
 
@@ -224,7 +226,9 @@ def sign_in(request: Request) -> Response:
         )  # fmt: skip
     log.info("admin: %s signed in from %s", username, ip)
     response = RedirectResponse(safe_next(str(data.get("next") or "")), status_code=303)
-    _set_cookie(request, response, SESSION_COOKIE, info.session_id, int(ABSOLUTE.total_seconds()))
+    # Path "/": the admin's pages may also call /graphql with the session (and the CSRF header).
+    age = int(ABSOLUTE.total_seconds())
+    _set_cookie(request, response, SESSION_COOKIE, info.session_id, age, path="/")
     response.delete_cookie(PRESESSION_COOKIE, path=PREFIX)
     return response
 
@@ -237,7 +241,7 @@ def sign_out(request: Request) -> Response:
     response = Response(status_code=204, headers={"HX-Redirect": f"{PREFIX}/signin"})
     if request.headers.get("hx-request") != "true":
         response = RedirectResponse(f"{PREFIX}/signin", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+    response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 

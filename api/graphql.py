@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,11 +35,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from admin.auth import SESSION_COOKIE
 from api.principals import PrincipalCache
 from api.readonly import run_in_thread_loop
 from domain import idempotency
-from domain.access import Principal
+from domain.access import Principal, load_principal
 from domain.errors import IDEMPOTENCY_MISMATCH, INVALID, DomainError
+from domain.signin import current_session
 from domain.vault import Vault
 from schema import schema as development_schema
 from schema.context import Context
@@ -92,6 +95,14 @@ def _refusal(message: str, code: str) -> bytes:
 _UNAUTHENTICATED = _render(
     {"errors": [{"message": "访问令牌无效、已过期或已吊销",
                  "extensions": {"code": "UNAUTHENTICATED"}}]}
+)  # fmt: skip
+_SESSION_ENDED = _render(
+    {"errors": [{"message": "登录已失效，请重新登录",
+                 "extensions": {"code": "UNAUTHENTICATED"}}]}
+)  # fmt: skip
+_CSRF_REFUSED = _render(
+    {"errors": [{"message": "使用登录会话调用时须带 X-CSRF-Token 请求头（页面中的 CSRF 令牌）",
+                 "extensions": {"code": "FORBIDDEN"}}]}
 )  # fmt: skip
 
 
@@ -173,6 +184,9 @@ class Call:
     token: str | None
     body: dict[str, Any]
     request_id: uuid.UUID
+    # The admin's session cookie and the CSRF header sent with it (when no bearer token).
+    session_cookie: str | None = None
+    csrf: str | None = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +277,24 @@ def _graphql(call: Call, context: Context, keyed: KeyedCall | None) -> bytes:
     return rendered
 
 
+def _session_principal(
+    session: Session, call: Call
+) -> tuple[tuple[int, bytes] | None, Principal | None]:
+    """The admin user behind a session cookie; the session's CSRF token must come along
+    in ``X-CSRF-Token`` (a page of the admin has it), so another site cannot call."""
+    info = current_session(
+        session, call.session_cookie or "", now=dt.datetime.now(dt.UTC), touch=False
+    )
+    if info is None:
+        return (401, _SESSION_ENDED), None
+    if call.csrf is None or not secrets.compare_digest(call.csrf, info.csrf_token):
+        return (403, _CSRF_REFUSED), None
+    try:
+        return None, load_principal(session, info.user_id, call.request_id)
+    except DomainError:
+        return (401, _SESSION_ENDED), None
+
+
 def _execute(runtime: Runtime, call: Call) -> tuple[int, bytes]:
     keyed = keyed_call(call.body)
     if isinstance(keyed, str):
@@ -275,6 +307,10 @@ def _execute(runtime: Runtime, call: Call) -> tuple[int, bytes]:
             principal = runtime.principals.principal(session, call.token, call.request_id)
             if principal is None:
                 return 401, _UNAUTHENTICATED
+        elif call.session_cookie:
+            refused, principal = _session_principal(session, call)
+            if refused is not None:
+                return refused
         if keyed is not None and principal is not None:
             replayed = _replay(session, principal, keyed)
             if replayed is not None:
@@ -312,7 +348,11 @@ async def graphql_endpoint(request: Request) -> Response:
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     production = request.app.state.settings.is_production
-    call = Call(production_schema if production else development_schema, token, body, request_id)
+    cookie = None if token else request.cookies.get(SESSION_COOKIE)
+    call = Call(
+        production_schema if production else development_schema, token, body, request_id,
+        session_cookie=cookie, csrf=request.headers.get("x-csrf-token"),
+    )  # fmt: skip
     runtime: Runtime = request.app.state.graphql
     status, content = await to_thread.run_sync(_execute, runtime, call, limiter=runtime.limiter())
     return Response(

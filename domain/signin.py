@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from domain.errors import FORBIDDEN, DomainError
+from domain.errors import DomainError
 from domain.models import AdminSession, SignInAttempt, User
 
 IDLE = dt.timedelta(minutes=30)
@@ -127,9 +127,12 @@ def start_session(
     return SessionInfo(session_id, user_id, csrf, expires)
 
 
-def current_session(session: Session, session_id: str, *, now: dt.datetime) -> SessionInfo | None:
+def current_session(
+    session: Session, session_id: str, *, now: dt.datetime, touch: bool = True
+) -> SessionInfo | None:
     """The live session behind a cookie value (None: unknown, ended, idle or expired, or
-    its user deactivated); records the activity at most once per ``TOUCH_EVERY``."""
+    its user deactivated); with ``touch``, records the activity at most once per
+    ``TOUCH_EVERY`` (a read-only caller, such as a GraphQL query, leaves it)."""
     row = session.execute(
         select(AdminSession)
         .join(User, User.id == AdminSession.user_id)
@@ -143,7 +146,7 @@ def current_session(session: Session, session_id: str, *, now: dt.datetime) -> S
     ).scalar_one_or_none()
     if row is None:
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if touch and now - row.last_seen_at >= TOUCH_EVERY:
         session.execute(
             update(AdminSession)
             .where(AdminSession.id_hash == row.id_hash)
@@ -171,8 +174,3 @@ def end_user_sessions(session: Session, user_id: int, *, now: dt.datetime) -> in
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def refuse_inactive(user: User | None) -> None:
-    if user is not None and not user.is_active:
-        raise DomainError(FORBIDDEN, "该用户已停用", "username")

@@ -46,15 +46,16 @@ def test_sign_in_sets_a_new_session_cookie_with_its_flags(
     username = admin_demo.user("customer_manager")
     before = admin_demo.scalar(select(func.count()).select_from(AdminSession))
     # given a cookie planted before sign-in (session fixation)
-    browser_client.cookies.set("rgis_session", "planted-by-attacker", path="/admin")
+    browser_client.cookies.set("rgis_session", "planted-by-attacker", path="/")
     # when the user signs in
     res = _post_sign_in(browser_client, username, admin_demo.password)
-    # then a new random session id is set, HttpOnly and SameSite, for the admin only
+    # then a new random session id is set, HttpOnly and SameSite (path / so that the
+    # admin's pages may call /graphql with it)
     assert res.status_code == 303 and res.headers["location"] == "/admin/"
     cookie = next(h for h in res.headers.get_list("set-cookie") if h.startswith("rgis_session="))
     value = cookie.split(";")[0].split("=", 1)[1]
     assert value != "planted-by-attacker" and len(value) >= 40
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/admin" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/;" in cookie + ";"
     assert "Secure" not in cookie  # served over http here; https adds it
     assert admin_demo.scalar(select(func.count()).select_from(AdminSession)) == before + 1
     # and the home page greets the user with the role's Chinese name
@@ -141,7 +142,7 @@ def test_sign_out_ends_the_session(
     )
     assert res.status_code == 303
     # the old cookie no longer opens anything
-    browser_client.cookies.set("rgis_session", cookie or "", path="/admin")
+    browser_client.cookies.set("rgis_session", cookie or "", path="/")
     assert browser_client.get("/admin/", follow_redirects=False).status_code == 303
 
 
@@ -166,3 +167,24 @@ def test_security_headers(browser_client: TestClient) -> None:
     assert res.headers["x-frame-options"] == "DENY"
     assert res.headers["x-content-type-options"] == "nosniff"
     assert "<script>" not in res.text and " style=" not in res.text
+
+
+ME = {"query": "{ me { user { username } role } }"}
+
+
+def test_graphql_accepts_the_session_with_its_csrf_header(
+    browser_client: TestClient, sign_in: SignIn, admin_demo: Demo
+) -> None:
+    username = admin_demo.user("county_dept")
+    csrf = sign_in(username)
+    # with the session cookie and the page's CSRF token, the API answers as that user
+    res = browser_client.post("/graphql", json=ME, headers={"X-CSRF-Token": csrf})
+    assert res.status_code == 200
+    assert res.json()["data"]["me"] == {"user": {"username": username}, "role": "county_dept"}
+    # the cookie alone (what another site could make a browser send) is refused
+    res = browser_client.post("/graphql", json=ME)
+    assert res.status_code == 403 and res.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # and an ended session is refused
+    browser_client.cookies.set("rgis_session", "ended-or-unknown", path="/")
+    res = browser_client.post("/graphql", json=ME, headers={"X-CSRF-Token": csrf})
+    assert res.status_code == 401
