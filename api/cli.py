@@ -74,7 +74,7 @@ def serve(host: str | None, port: int | None, no_demo: bool) -> None:
     url = prepare_database(settings, _say, demo=not no_demo)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # /healthz reads the revision
     host, port = host or settings.host, port or settings.port
-    _say(f"服务地址 http://{host}:{port}  （健康检查 /healthz，GraphQL /graphql）")
+    _say(f"服务地址 http://{host}:{port}  （管理后台 /admin/，健康检查 /healthz，GraphQL /graphql）")
     worker = None
     if settings.background_worker:
         from api.worker import spawn_worker
@@ -446,6 +446,16 @@ def import_purchases_cmd(file: Path, all_valid: bool, report: Path | None) -> No
         f"新增 {result.inserted:,} 行，更新 {result.updated:,} 行，未变 {result.unchanged:,} 行。"
     )
 
+
+def _register_data_commands() -> None:
+    from api.cli_data import bulk_change_cmd, export_group, report_cmd
+
+    main.add_command(export_group)
+    main.add_command(report_cmd)
+    main.add_command(bulk_change_cmd)
+
+
+_register_data_commands()
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -50,3 +51,32 @@ def bench_cluster() -> Iterator[EmbeddedCluster]:
     finally:
         if started_here:
             cluster.stop()
+
+
+def ensure_demo_city(url: str, shops: int, *, as_of: Any = None, seed: int = 42) -> None:
+    """The demo city of at least ``shops`` shops in the database at ``url`` (reused when
+    there, else loaded with the application's vault, replacing what was there)."""
+    import datetime as dt
+    import time
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        count = conn.scalar(text("SELECT count(*) FROM customers")) or 0
+    if count >= shops:
+        print(f"data: reusing the demo city in the bench database ({count:,} customers)")
+    else:
+        from api.secrets import make_vault
+        from domain.demo import load_demo
+
+        print(f"data: {count:,} customers; loading the {shops:,}-shop demo city…", flush=True)
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            load_demo(
+                conn, shops=shops, seed=seed, as_of=as_of or dt.date(2025, 3, 18),
+                vault=make_vault(Settings.from_env()),
+            )  # fmt: skip
+        print(f"data: loaded in {time.perf_counter() - started:.1f} s")
+    engine.dispose()

@@ -64,7 +64,7 @@ if str(ROOT) not in sys.path:
 import graphql_inprocess as inproc  # noqa: E402
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
-from benchdb import BENCH_DB, BENCH_PORT, bench_database  # noqa: E402
+from benchdb import BENCH_DB, BENCH_PORT, bench_database, ensure_demo_city  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
@@ -174,26 +174,6 @@ CREATE FUNCTION gql_bench.customers_near(lng float8, lat float8, radius_m float8
 
 
 # -- setup -----------------------------------------------------------------------------------
-
-
-def ensure_city(url: str) -> None:
-    engine = create_engine(url, poolclass=NullPool)
-    with engine.connect() as conn:
-        count = conn.scalar(text("SELECT count(*) FROM customers")) or 0
-    if count >= SHOPS:
-        print(f"data: reusing the demo city in the bench database ({count:,} customers)")
-    else:
-        from api.secrets import make_vault
-        from domain.demo import load_demo
-
-        print(f"data: {count:,} customers; loading the {SHOPS:,}-shop demo city…", flush=True)
-        started = time.perf_counter()
-        with engine.begin() as conn:
-            load_demo(
-                conn, shops=SHOPS, seed=42, as_of=AS_OF, vault=make_vault(Settings.from_env())
-            )
-        print(f"data: loaded in {time.perf_counter() - started:.1f} s")
-    engine.dispose()
 
 
 def make_token(url: str) -> str:
@@ -489,7 +469,7 @@ def main() -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     ours = pg = None
     with bench_database() as url:
-        ensure_city(url)
+        ensure_demo_city(url, SHOPS, as_of=AS_OF)
         token = make_token(url)
         code, lng, lat = pick_shop(url)
         print(f"shop: {code} at ({lng:.6f}, {lat:.6f})")
