@@ -88,7 +88,7 @@ class AdminGate:
                     await _refuse(413, "请求过大")(scope, receive, send)
                     return
                 token = (parse_qs(body.decode("latin-1")).get("csrf_token") or [None])[0]
-                receive = _replay(body)
+                receive = _replay(body, receive)
             if token is None or not secrets.compare_digest(token, found.csrf_token):
                 log.warning(
                     "admin: CSRF token %s on %s %s (user %s)",
@@ -136,17 +136,19 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read already, then the client's own messages (its disconnect comes when it
+    really goes: a streamed response is not cut short)."""
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        return await receive()
 
-    return receive
+    return replay
 
 
 # -- the sign-in page --------------------------------------------------------------------
