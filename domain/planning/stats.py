@@ -4,8 +4,8 @@ and the route's line (depot → stops in sequence → depot)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -30,17 +30,34 @@ class RouteFigures:
     violations: tuple[str, ...]
 
 
+# A shop moved to (route, sequence): the figures of a proposal before it is applied.
+Moves = Mapping[int, tuple[int | None, int | None]]
+
+
 def route_figures(
-    settings: PlanningSettings, session: Session, route_ids: Sequence[int]
+    settings: PlanningSettings,
+    session: Session,
+    route_ids: Sequence[int],
+    moves: Moves | None = None,
 ) -> dict[int, RouteFigures]:
-    """Each route as it is today, scheduled from its vehicle's shift start."""
+    """Each route as it is today, scheduled from its vehicle's shift start; with ``moves``
+    (customer id -> new route and sequence), as it would be with those shops moved."""
     routes = session.execute(
         select(DeliveryRoute.id, DeliveryRoute.depot_id, DeliveryRoute.weekday,
                func.ST_X(Depot.location), func.ST_Y(Depot.location))
         .join(Depot, Depot.id == DeliveryRoute.depot_id)
         .where(DeliveryRoute.id.in_(route_ids))
     ).all()  # fmt: skip
-    shops, _ = load_shops(session, route_ids=[r[0] for r in routes])
+    moved = moves or {}
+    shops, _ = load_shops(
+        session, route_ids=[r[0] for r in routes], customer_ids=list(moved) if moved else None
+    )
+    if moved:
+        shops = [
+            replace(s, route_id=moved[s.id][0], sequence=moved[s.id][1]) if s.id in moved else s
+            for s in shops
+        ]
+        shops.sort(key=lambda s: (s.sequence is None, s.sequence or 0, s.id))
     costs = travel_costs(session, settings)
     lanes = {x.route_id: x for x in lanes_where(session, None, DeliveryRoute.id.in_(route_ids))}
     out: dict[int, RouteFigures] = {}

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.catalogue import FieldSpec
 from domain.ledger import tracked_fields
-from domain.masking import mask
 from domain.models import Ticket, TicketChange, TicketStep
-from domain.vault import is_envelope, shown
+from domain.tickets.present import shown_value
 from schema.tickets.types import TicketChange as ChangeNode
 from schema.tickets.types import TicketStep as StepNode
 
@@ -27,16 +25,6 @@ def step_node(row: TicketStep, ticket_status: str) -> StepNode:
         _assignee_id=row.assignee_id, _decided_by_id=row.decided_by_id,
         _running=row.status == "active" and ticket_status in IN_PROGRESS,
     )  # fmt: skip
-
-
-def shown_value(spec: FieldSpec | None, value: Any) -> Any:
-    """What the API shows of a stored value: a sealed one's masked form; a personal value
-    stored in clear (never expected) is masked here rather than shown."""
-    if is_envelope(value):
-        return shown(value)
-    if spec is not None and spec.personal and value is not None:
-        return mask(spec.type, value)
-    return value
 
 
 def change_node(row: TicketChange, specs: dict[str, FieldSpec]) -> ChangeNode:
