@@ -74,7 +74,7 @@ def serve(host: str | None, port: int | None, no_demo: bool) -> None:
     url = prepare_database(settings, _say, demo=not no_demo)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # /healthz reads the revision
     host, port = host or settings.host, port or settings.port
-    _say(f"服务地址 http://{host}:{port}  （管理后台 /admin/，健康检查 /healthz，GraphQL /graphql）")
+    _say(f"服务地址 http://{host}:{port} （管理后台 /admin/，GraphQL /graphql，健康检查 /healthz）")
     worker = None
     if settings.background_worker:
         from api.worker import spawn_worker
