@@ -1,0 +1,142 @@
+"""In Debian's headless Chromium, the acceptance of the planner's map: select shops on the
+map and move them to another route, producing tickets; and a day plan run from the map
+with its progress bar, before/after table and ticket. No CSP violation, no page error."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.models import Customer, RoutePlan, Ticket, TicketChange
+from tests.admin.conftest import BrowserPage, Demo
+from tests.admin.planner_support import run_job, shops
+
+LT_02_3, LT_01_3 = 153, 148  # 蓝田中转站, Wednesday: R-LT-02-3 (shops 18, 113) and R-LT-01-3
+ON_SCREEN = """(points) => {
+  const map = document.getElementById("planner-map").rgisMap;
+  const box = map.getContainer().getBoundingClientRect();
+  return points.map((p) => {
+    const c = map.latLngToContainerPoint([p[1], p[0]]);
+    return [c.x + box.left, c.y + box.top];
+  });
+}"""
+
+
+def test_select_shops_on_the_map_and_move_them_to_another_route_producing_a_ticket(
+    browser_page: BrowserPage, admin_demo: Demo
+) -> None:
+    page = browser_page.page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    browser_page.sign_in(admin_demo.user("delivery_dept"), admin_demo.password)
+    # given the planner on 蓝田中转站's Wednesday, its tiles loaded
+    page.goto("/admin/planner?depot=3&weekday=3")
+    page.wait_for_selector("#planner-map[data-tiles-state=loaded]")
+    assert page.locator("#planner-legend li").count() == 4
+    # when the route R-LT-02-3 is chosen in the side panel (htmx), the tiles reload
+    page.select_option("select[name=route]", str(LT_02_3))
+    page.wait_for_selector(
+        f'#planner-map[data-tiles-state=loaded][data-tiles-query*="route={LT_02_3}"]'
+    )
+    assert page.locator(".leaflet-plannerShops-pane canvas").count() >= 1
+    browser_page.screenshot("filtered")
+    # and a rectangle is drawn around its shops with Shift + drag
+    targets = [s for s in shops(admin_demo.engine) if s.route_id == LT_02_3]
+    assert sorted(s.id for s in targets) == [18, 113]
+    pts: list[list[float]] = page.evaluate(ON_SCREEN, [[s.lng, s.lat] for s in targets])
+    x0, y0 = min(p[0] for p in pts) - 30, min(p[1] for p in pts) - 30
+    x1, y1 = max(p[0] for p in pts) + 30, max(p[1] for p in pts) + 30
+    page.keyboard.down("Shift")
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
+    page.mouse.move(x1, y1, steps=4)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    # then the selected shops are listed
+    count = page.locator("#selected-count")
+    count.wait_for()
+    assert count.inner_text() == "已选中 2 家客户"
+    assert page.locator(".selection-list tbody tr").count() == 2
+    browser_page.screenshot("selected")
+    # when a target route is chosen and the move submitted
+    page.select_option("#target-route", str(LT_01_3))
+    page.click("#move-submit")
+    page.locator("#move-result").wait_for()
+    numbers = [int(n) for n in re.findall(r"#(\d+)", page.locator("#move-result").inner_text())]
+    browser_page.screenshot("tickets")
+    # then a route-change ticket for exactly those shops, nothing applied before approval
+    assert len(numbers) == 2
+    with Session(admin_demo.engine) as s:
+        tickets = s.scalars(select(Ticket).where(Ticket.id.in_(numbers))).all()
+        assert sorted(t.customer_id for t in tickets) == [18, 113]  # type: ignore[type-var]
+        assert {(t.type, t.status) for t in tickets} == {("route_change", "open")}
+        moved = s.scalars(
+            select(TicketChange.new_value).where(
+                TicketChange.ticket_id.in_(numbers), TicketChange.field_key == "delivery_route"
+            )
+        ).all()
+        assert moved == [LT_01_3, LT_01_3]
+        routes = s.scalars(select(Customer.delivery_route_id).where(Customer.id.in_([18, 113])))
+        assert list(routes) == [LT_02_3, LT_02_3]
+    # and the lasso (mode button, plain drag) selects the same shops by a freehand ring
+    page.click(".planner-modes button[data-mode=lasso]")
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 5)):
+        page.mouse.move(x, y, steps=3)
+    page.mouse.up()
+    page.locator('#selected-count[data-count="2"]').wait_for()
+    assert page.locator(".selection-list tbody tr").count() == 2
+    assert browser_page.problems == []
+
+
+def test_plan_a_day_from_the_map_with_a_progress_bar_and_submit_it(
+    browser_page: BrowserPage, admin_demo: Demo
+) -> None:
+    page = browser_page.page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    browser_page.sign_in(admin_demo.user("delivery_dept"), admin_demo.password)
+    page.goto("/admin/planner?depot=2&weekday=4")
+    page.wait_for_selector("#planner-map[data-tiles-state=loaded]")
+    page.fill("input[name=time_limit]", "1")
+    # when the day is planned: the job is queued and the progress bar polls it
+    page.click("#plan-day")
+    page.locator("#plan-progress").wait_for()
+    heading = page.locator("#plan-box h2").inner_text()
+    plan_id = int(re.search(r"#(\d+)", heading).group(1))  # type: ignore[union-attr]
+    with Session(admin_demo.engine) as s:
+        job_id = s.get(RoutePlan, plan_id).job_id  # type: ignore[union-attr]
+    assert job_id is not None
+    browser_page.screenshot("plan-queued")
+    # and the worker runs it meanwhile
+    errors: list[Any] = []
+
+    def work() -> None:
+        try:
+            run_job(admin_demo.engine, job_id)
+        except Exception as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    # then, without a reload, the table of before/after per route appears
+    page.locator("#plan-table").wait_for(timeout=60_000)
+    worker.join(60)
+    assert errors == []
+    assert page.locator("#plan-progress").count() == 0
+    assert page.locator("#plan-table tbody tr").count() == 10  # its 10 routes
+    browser_page.screenshot("plan-ready")
+    # when submitted, the ticket number is shown
+    page.click("#plan-submit")
+    ticket = page.locator("#plan-ticket")
+    ticket.wait_for()
+    number = int(re.search(r"#(\d+)", ticket.inner_text()).group(1))  # type: ignore[union-attr]
+    with Session(admin_demo.engine) as s:
+        row = s.get(Ticket, number)
+        assert row is not None and (row.type, row.status) == ("route_plan", "open")
+    browser_page.screenshot("plan-ticket")
+    assert browser_page.problems == []
