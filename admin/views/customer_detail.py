@@ -217,11 +217,13 @@ def customer_edit(request: Request) -> Response:
             if customer is None:
                 return _not_found(request)
             changes = submitted_changes(data, who, present_customer(customer), basemap)
-            result = update_customer(
-                session, who, customer.id, version, changes, vault=config(request).vault,
-                reason=reason, now=now(request),
-            )  # fmt: skip
-            message = _outcome([c.key for c in result.applied], result.ticket)
+            message = _outcome([], None)
+            if changes:
+                result = update_customer(
+                    session, who, customer.id, version, changes, vault=config(request).vault,
+                    reason=reason, now=now(request),
+                )  # fmt: skip
+                message = _outcome([c.key for c in result.applied], result.ticket)
     except DomainError as err:
         with db(request) as session:
             customer = find_customer(session, who, code)

@@ -104,6 +104,13 @@ def form_groups(
                 row.widget, row.options = _widget(session, spec, cache)
                 row.value = input_value(spec, value)
                 row.lng, row.lat = _point_inputs(value, basemap)
+                if row.widget == "select" and row.value not in {
+                    "",
+                    *(o.value for o in row.options),
+                }:
+                    # a value no longer offered (inactive route, legacy code) stays selected,
+                    # so an untouched form does not clear it
+                    row.options = [Option(row.value, row.shown or row.value), *row.options]
                 if submitted is not None:
                     row.value = str(submitted.get(spec.key) or "")
                     row.lng, row.lat = str(submitted.get(LNG) or ""), str(submitted.get(LAT) or "")

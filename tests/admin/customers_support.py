@@ -4,6 +4,7 @@ files with one bad row."""
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,43 @@ def import_file(demo: Demo, folder: Path, start: int, rows: int, bad_row: int | 
 
 def new_codes(start: int, rows: int) -> list[str]:
     return [f"99{seq:010d}" for seq in range(start, start + rows)]
+
+
+class _FormReader(HTMLParser):
+    """The fields a browser would submit from the form with ``form_id``."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id, self.inside, self.select = form_id, False, ""
+        self.values: dict[str, str] = {}
+        self.first_option: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        if not self.inside or "form" in a:
+            return
+        if tag == "input" and a.get("name") and a.get("type") != "checkbox":
+            self.values[a["name"]] = a.get("value", "")
+        elif tag == "textarea" and a.get("name"):
+            self.values[a["name"]] = ""
+        elif tag == "select":
+            self.select = a.get("name", "")
+        elif tag == "option" and self.select:
+            self.first_option.setdefault(self.select, a.get("value", ""))
+            if "selected" in a:
+                self.values[self.select] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif tag == "select" and self.select:
+            self.values.setdefault(self.select, self.first_option.get(self.select, ""))
+            self.select = ""
+
+
+def form_values(html: str, form_id: str) -> dict[str, str]:
+    reader = _FormReader(form_id)
+    reader.feed(html)
+    return reader.values

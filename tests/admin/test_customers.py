@@ -16,6 +16,7 @@ from domain.models import Customer, DeliveryRoute, LedgerEntry, PersonalDataReve
 from tests.admin.conftest import Demo, SignIn
 from tests.admin.customers_support import (
     customer,
+    form_values,
     ledger_count,
     listed_codes,
     manager_id,
@@ -332,3 +333,32 @@ def test_the_history_and_the_record_as_of_a_date(
     # a date that is not one is said so
     bad = browser_client.get(url, params={"tab": "history", "at": "2026-13-40"}).text
     assert "日期格式须为 YYYY-MM-DD" in bad
+
+
+def test_the_whole_form_sent_back_unchanged_changes_nothing(
+    browser_client: TestClient, sign_in: SignIn, admin_demo: Demo
+) -> None:
+    me = admin_demo.user("market_dept")
+    shop = shop_of(admin_demo, admin_demo.user("customer_manager", 9))
+    token = sign_in(me)
+    page = browser_client.get(f"/admin/customers/{shop.customer_code}").text
+    values = form_values(page, "customer-form")
+    assert values["version"] == str(shop.version) and "csrf_token" in values
+    assert {"phone", "location_lng", "location_lat", "admin_region", "customer_manager"} <= set(
+        values
+    )
+    entries, tickets = ledger_count(admin_demo), admin_demo.scalar(select(func.count(Ticket.id)))
+    # when every field goes back as the page had it (personal inputs blank)
+    html = _post(browser_client, shop.customer_code, token, **values)
+    # then nothing is changed or proposed
+    assert "提交的内容与档案相同，没有修改" in html and "edit-refused" not in html
+    assert customer(admin_demo, shop.customer_code).version == shop.version
+    assert ledger_count(admin_demo) == entries
+    assert admin_demo.scalar(select(func.count(Ticket.id))) == tickets
+    # and with one field changed in the whole form, only that field changes
+    values["mailing_address"] = "西安市新城区解放路1号"
+    html = _post(browser_client, shop.customer_code, token, **values)
+    assert "已直接修改：通信地址" in html or "已提交变更工单" in html
+    assert ledger_count(admin_demo) + admin_demo.scalar(select(func.count(Ticket.id))) == (
+        entries + tickets + 1
+    )
