@@ -24,7 +24,7 @@ from admin.views.customer_values import (
     shown_value,
     weekday_options,
 )
-from domain.access import EDIT, READ, Principal, field_right, may_reveal
+from domain.access import READ, Principal, field_right, may_reveal
 from domain.catalogue import FieldSpec, catalogue
 
 RIGHT_LABELS = {"edit": "可直接修改", "propose": "需审批", "read": "只读"}
@@ -148,9 +148,3 @@ def submitted_changes(
         elif raw != input_value(spec, values.get(spec.key)):
             changes[spec.key] = raw or None
     return changes
-
-
-def direct_and_proposed(principal: Principal, keys: list[str]) -> tuple[list[str], list[str]]:
-    specs = {s.key: s for s in catalogue()}
-    direct = [k for k in keys if k in specs and field_right(principal, specs[k]) == EDIT]
-    return direct, [k for k in keys if k not in direct]
