@@ -1,6 +1,7 @@
 """The planner's map (配送地图): the shops of a depot's day coloured by route, filters in
 the side panel (an htmx partial; the tiles are reloaded by planner.js), shops selected
-by rectangle or lasso and moved to another route as route-change tickets."""
+by rectangle or lasso and moved to another route as one plan and its one route-plan
+ticket (the approver sees the shops and the routes' figures before and after)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from admin.basemaps import Basemap
+from admin.views.plans import plan_context
 from admin.views.tiles import filter_query, parse_filter
 from admin.web import config, db, field_errors, form, now, principal, render, view
 from domain.access import EDIT, READ, Principal, field_right
 from domain.catalogue import field
 from domain.errors import INVALID, DomainError
-from domain.planning import mapview, may_plan
+from domain.planning import mapview, may_plan, plan_move, submit_plan
 from domain.planning.mapview import MapFilter
-from domain.tickets.proposals import MAX_ROUTE_CUSTOMERS, propose_route_assignment
+from domain.tickets.proposals import MAX_ROUTE_CUSTOMERS
 
 WEEKDAYS = {1: "周一", 2: "周二", 3: "周三", 4: "周四", 5: "周五", 6: "周六", 7: "周日"}
 DEFAULT_REASON = "配送地图框选调整送货线路"
@@ -123,7 +125,9 @@ def _polygon_wgs84(basemap: Basemap, raw: str) -> dict[str, Any]:
 def select_shops(request: Request) -> Response:
     data = form(request)
     who = principal(request)
-    ctx: dict[str, Any] = {"max": MAX_ROUTE_CUSTOMERS, "reason": DEFAULT_REASON}
+    ctx: dict[str, Any] = {
+        "max": MAX_ROUTE_CUSTOMERS, "reason": DEFAULT_REASON, "may_move": _may_plan(who),
+    }  # fmt: skip
     try:
         f = parse_filter(data)
         polygon = _polygon_wgs84(config(request).basemap, str(data.get("polygon") or ""))
@@ -156,18 +160,17 @@ def move_shops(request: Request) -> Response:
     try:
         ids = _ids(data.getlist("customer"))
         route = str(data.get("target_route") or "")
-        if not route.isdigit():
+        if not route.isdigit() or len(route) > 18:
             raise DomainError(INVALID, "请选择目标线路", "routeId")
-        with db(request) as session:
-            tickets = propose_route_assignment(
-                session, principal(request), ids, int(route), reason=reason,
-                vault=cfg.vault, now=now(request),
-            )  # fmt: skip
-            done = [(t.id, t.title) for t in tickets]
+        who, at = principal(request), now(request)
+        with db(request) as session:  # the plan and its ticket in one transaction
+            plan = plan_move(session, who, ids, int(route), now=at)
+            ticket = submit_plan(session, who, plan.id, reason=reason, vault=cfg.vault, now=at)
+            done = {"id": ticket.id, "title": ticket.title, **plan_context(plan, None)}
     except DomainError as err:
         errors = [m for ms in field_errors(err).values() for m in ms]
         return render(request, "planner/moved.html", {"errors": errors})
-    return render(request, "planner/moved.html", {"tickets": done})
+    return render(request, "planner/moved.html", {"ticket": done})
 
 
 ROUTES: list[BaseRoute] = [

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from domain.models.base import Base, pg_enum, utcnow_column
 
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
-PLAN_KINDS = ("day", "quarterly", "resequence", "insert", "visit_batches")
+PLAN_KINDS = ("day", "quarterly", "resequence", "insert", "visit_batches", "move")
 PLAN_STATUSES = ("computing", "ready", "failed", "cancelled", "submitted", "applied", "stale")
 
 

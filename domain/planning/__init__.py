@@ -1,7 +1,9 @@
 """Route planning: a depot's day, the quarterly re-plan, re-sequencing, insertion of new
-shops and visit batches, computed by background jobs into stored plans that become
-tickets; their approval applies the plan through the ledger."""
+shops and visit batches, computed by background jobs, and shops moved on the map, computed
+at once, into stored plans that become tickets; their approval applies the plan through
+the ledger."""
 
+from domain.planning.moves import plan_move
 from domain.planning.requests import PlanRequest
 from domain.planning.service import SETTINGS, may_plan, run_plan_job, start_route_plan
 from domain.planning.settings import PlanningSettings
@@ -16,6 +18,7 @@ __all__ = [
     "batch_violations",
     "get_plan",
     "may_plan",
+    "plan_move",
     "run_plan_job",
     "start_route_plan",
     "start_visit_batches",

@@ -81,6 +81,12 @@ def route_figures(
     return out
 
 
+def route_lane(session: Session, route_id: int) -> Lane:
+    """One route with its vehicle (active or not), or as a route without one (below)."""
+    found = lanes_where(session, None, DeliveryRoute.id == route_id)
+    return found[0] if found else _lane_without_vehicle(session, route_id)
+
+
 def _lane_without_vehicle(session: Session, route_id: int) -> Lane:
     """A route with no vehicle assigned: no capacity to respect, a day shift of
     ``DEFAULT_SHIFT`` (routes with a vehicle, active or not, come from ``lanes_where``)."""

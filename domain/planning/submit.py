@@ -2,7 +2,8 @@
 ledger, all or nothing, and the affected shops are notified (``apply_values`` tells a
 customer whenever its route or order day changes).
 
-If any shop of the plan changed since the plan was computed (its ``version``), nothing is
+If any shop of the plan changed since the plan was computed (its ``version``), or a place
+(route, sequence) the plan gives is held meanwhile by a shop outside it, nothing is
 applied: the ticket and the plan go ``stale`` and the maker is told to re-plan.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from domain.access import READ, Principal, field_right, role_rights
@@ -35,7 +36,7 @@ FIELDS = {
 }
 KIND_NAMES = {
     "day": "线路规划", "quarterly": "季度线路调整", "resequence": "线路重排送货顺序",
-    "insert": "新客户插入线路", "visit_batches": "客户经理拜访批次",
+    "insert": "新客户插入线路", "visit_batches": "客户经理拜访批次", "move": "地图调整线路",
 }  # fmt: skip
 
 
@@ -112,6 +113,10 @@ def apply_plan_ticket(
     if moved or len(customers) != len(items):
         _stale(session, ticket, plan, now, len(moved) or len(items) - len(customers))
         return
+    taken = _places_taken(session, list(items.values()))
+    if taken:
+        _stale(session, ticket, plan, now, taken)
+        return
     for customer in customers:
         item = items[customer.id]
         values: dict[str, Any] = {
@@ -125,6 +130,20 @@ def apply_plan_ticket(
         )  # fmt: skip
     ticket.status = "applied"
     plan.status = "applied"
+
+
+def _places_taken(session: Session, items: list[RoutePlanItem]) -> int:
+    """How many of the places (route, sequence) the plan gives are held meanwhile by a shop
+    outside it (e.g. another plan approved first put one there): applying would break the
+    route's unique sequence, so the plan is stale rather than an error at commit."""
+    places = [(i.new_route_id, i.new_sequence) for i in items if i.new_route_id is not None]
+    if not places:
+        return 0
+    held = select(func.count()).where(
+        tuple_(Customer.delivery_route_id, Customer.delivery_sequence).in_(places),
+        Customer.id.not_in([i.customer_id for i in items]),
+    )
+    return int(session.scalar(held) or 0)
 
 
 def _stale(session: Session, ticket: Ticket, plan: RoutePlan, now: dt.datetime, n: int) -> None:

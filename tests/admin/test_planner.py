@@ -1,6 +1,6 @@
 """The planner's map over HTTP: vector tiles with exactly the shops in scope and filter,
-selection by polygon, moving shops to a route as tickets (refusals change nothing), and
-route planning as a job with progress, before/after table and a ticket."""
+selection by polygon, moving shops to a route as one route-plan ticket (refusals change
+nothing), and route planning as a job with progress, before/after table and a ticket."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from admin.basemaps import make_basemap
 from admin.views.tiles import tile_shift
-from domain.models import Job, RoutePlan, Ticket, TicketChange
+from domain.models import Job, RoutePlan, RoutePlanItem, Ticket, TicketChange
 from domain.planning import mapview
 from domain.planning.mapview import MapFilter
 from domain.tickets.proposals import MAX_ROUTE_CUSTOMERS
@@ -219,7 +219,7 @@ def test_a_drawn_polygon_lists_the_shops_inside_in_scope_and_filter(
     assert "选择范围至少需要 3 个点" in bad
 
 
-def test_moving_selected_shops_opens_route_change_tickets_and_changes_nothing_else(
+def test_moving_selected_shops_opens_one_route_plan_ticket_and_changes_nothing_else(
     browser_client: TestClient, sign_in: SignIn, admin_demo: Demo
 ) -> None:
     csrf = sign_in(admin_demo.user("delivery_dept"))
@@ -228,7 +228,7 @@ def test_moving_selected_shops_opens_route_change_tickets_and_changes_nothing_el
     html = select_shops(browser_client, csrf, rectangle(108.59, 34.09, 108.61, 34.12),
                   **HY_WED, route=str(HY_01_3))  # fmt: skip
     ids = selected_ids(html)
-    assert sorted(ids) == [15, 284]
+    assert sorted(ids) == [15, 284] and 'id="move-submit"' in html
     # when they are moved to R-HY-02-3
     res = browser_client.post(
         "/admin/planner/move",
@@ -237,23 +237,52 @@ def test_moving_selected_shops_opens_route_change_tickets_and_changes_nothing_el
     )  # fmt: skip
     assert res.status_code == 200 and 'id="move-result"' in res.text, res.text
     numbers = [int(n) for n in re.findall(r"工单 #(\d+)", res.text)]
-    # then one route-change ticket per shop, proposing the new route, nothing applied
+    # then ONE route-plan ticket for the move, its plan of kind "move", nothing applied
+    assert len(numbers) == 1
     with Session(admin_demo.engine) as s:
-        tickets = s.scalars(select(Ticket).where(Ticket.id.in_(numbers))).all()
-        assert sorted(t.customer_id for t in tickets) == [15, 284]
-        assert {(t.type, t.status, t.reason) for t in tickets} == {
-            ("route_change", "open", "均衡线路")
-        }
+        ticket = s.get(Ticket, numbers[0])
+        assert ticket is not None
+        assert (ticket.type, ticket.status, ticket.reason) == ("route_plan", "open", "均衡线路")
+        plan = s.scalar(select(RoutePlan).where(RoutePlan.ticket_id == ticket.id))
+        assert plan is not None and (plan.kind, plan.status) == ("move", "submitted")
+        items = s.scalars(select(RoutePlanItem).where(RoutePlanItem.plan_id == plan.id)).all()
         changes = s.execute(
             select(TicketChange.customer_id, TicketChange.field_key, TicketChange.new_value)
-            .where(TicketChange.ticket_id.in_(numbers))
+            .where(TicketChange.ticket_id == ticket.id)
         ).all()  # fmt: skip
-    assert {(c, k) for c, k, _ in changes} == {
-        (i, k) for i in (15, 284) for k in ("delivery_route", "delivery_sequence")
+        summary = plan.summary or {}
+    # the two shops change route and sequence; shops of R-HY-02-3 behind an inserted one
+    # change sequence only: one change per changed field per shop, nothing else
+    assert {i.customer_id for i in items if i.old_route_id == HY_01_3} == {15, 284}
+    assert all(i.new_route_id == HY_02_3 for i in items)
+    expected = {
+        (i.customer_id, k)
+        for i in items
+        for k, changed in (("delivery_route", i.old_route_id != i.new_route_id),
+                           ("delivery_sequence", i.old_sequence != i.new_sequence))
+        if changed
+    }  # fmt: skip
+    assert sorted((c, k) for c, k, _ in changes) == sorted(expected)
+    assert {(c, v) for c, k, v in changes if k == "delivery_route"} == {
+        (15, HY_02_3), (284, HY_02_3)
+    }  # fmt: skip
+    # and R-HY-02-3 would run 1..n, its own stops keeping their relative order
+    staying = [c for _, c in sorted((v[1], c) for c, v in routes_before.items()
+                                    if v[0] == HY_02_3)]  # fmt: skip
+    new_seq = {c: routes_before[c][1] for c in staying} | {
+        i.customer_id: i.new_sequence for i in items
     }
-    assert {v for _, k, v in changes if k == "delivery_route"} == {HY_02_3}
-    after = counts(admin_demo)
-    assert after[0] == before[0] + 2 and after[2] == before[2]
+    assert sorted(new_seq.values()) == list(range(1, len(staying) + 3))
+    assert [c for c in sorted(new_seq, key=lambda c: new_seq[c]) if c in staying] == staying
+    # the result names the ticket and shows both routes' figures before and after
+    assert {r["routeId"] for r in summary["after"]["routes"]} == {HY_01_3, HY_02_3}
+    stops = {r["routeId"]: r["stops"] for r in summary["after"]["routes"]}
+    was = {r["routeId"]: r["stops"] for r in summary["before"]["routes"]}
+    assert (stops[HY_01_3], stops[HY_02_3]) == (was[HY_01_3] - 2, was[HY_02_3] + 2)
+    assert 'id="move-figures"' in res.text and "R-HY-02-3" in res.text
+    assert f"{was[HY_02_3]} → {stops[HY_02_3]}" in res.text
+    now = counts(admin_demo)
+    assert now == (before[0] + 1, before[1] + len(expected), before[2] + 1)
     assert assignment(admin_demo) == routes_before
 
 
@@ -274,11 +303,16 @@ def test_refused_moves_change_nothing(
     # a shop already on the target route: all or nothing
     out = move(browser_client, csrf, [179, 116], HY_02_3)
     assert "已在该线路上" in out
-    # no right: a customer manager moving another manager's shop
+    # a shop that does not exist: named, nothing opened
+    out = move(browser_client, csrf, [179, 10**9], HY_01_3)
+    assert f"客户 {10**9}：找不到该客户，或不在您的管辖范围内" in out
+    # no right: a customer manager is offered no move, and the server refuses one
     browser_client.cookies.clear()
-    csrf = sign_in(admin_demo.user("customer_manager", 0))
+    csrf = sign_in(admin_demo.user("customer_manager", 7))  # cm008: 鄠邑's shops
+    html = select_shops(browser_client, csrf, rectangle(108.55, 34.0, 108.75, 34.2), **HY_WED)
+    assert 'id="move-not-allowed"' in html and 'name="target_route"' not in html
     out = move(browser_client, csrf, [116], HY_02_3)
-    assert "客户 116：找不到该客户，或不在您的管辖范围内" in out
+    assert 'id="move-errors"' in out and "只有配送部可以进行线路规划" in out
     # without the CSRF header nothing is even read
     res = browser_client.post("/admin/planner/move", data={"customer": [116], "target_route": "1"})
     assert res.status_code == 403
