@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from domain.access import Principal
 from domain.catalogue import field
 from domain.customers.apply import apply_values
-from domain.models import Customer, Notification, Ticket, TicketChange
-from domain.tickets.decisions import APPLY_PROCEDURES
+from domain.models import Customer, Ticket, TicketChange
+from domain.tickets.decisions import APPLY_PROCEDURES, mark_stale
 from domain.values import from_json
 from domain.vault import Vault
 
@@ -50,7 +50,9 @@ def apply_bulk_change(
     moved = [c for c in customers if c.version != versions.get(str(c.id))]
     gone = len(planned) - len(customers)
     if moved or gone:
-        _stale(session, ticket, now, len(moved) + gone)
+        n = len(moved) + gone
+        why = f"提交后有 {n} 家客户的档案已变更，整张批量变更单未予执行，请按最新档案重新提交。"
+        mark_stale(session, ticket, now, why)
         return
     inputs: dict[str, Any] = payload.get("locationInputs", {})
     for customer in customers:
@@ -60,18 +62,6 @@ def apply_bulk_change(
             ticket_id=ticket.id, now=now, location_input=inputs.get(str(customer.id)),
         )  # fmt: skip
     ticket.status = "applied"
-
-
-def _stale(session: Session, ticket: Ticket, now: dt.datetime, n: int) -> None:
-    ticket.status = "stale"
-    ticket.closed_at = now
-    session.add(
-        Notification(
-            kind="ticket_stale", user_id=ticket.maker_id, ticket_id=ticket.id,
-            text=f"工单「{ticket.title}」提交后有 {n} 家客户的档案已变更，整张批量变更单未予执行，"
-            "请按最新档案重新提交。",
-        )
-    )  # fmt: skip
 
 
 APPLY_PROCEDURES[TYPE_KEY] = apply_bulk_change

@@ -20,9 +20,9 @@ from domain.catalogue import field
 from domain.customers.apply import apply_values
 from domain.errors import FORBIDDEN, INVALID, NO_CHANGE, NOT_FOUND, DomainError
 from domain.ledger import stored_form
-from domain.models import Customer, Notification, RoutePlan, RoutePlanItem, Ticket, TicketChange
+from domain.models import Customer, RoutePlan, RoutePlanItem, Ticket, TicketChange
 from domain.planning.service import may_plan
-from domain.tickets.decisions import APPLY_PROCEDURES
+from domain.tickets.decisions import APPLY_PROCEDURES, mark_stale
 from domain.tickets.engine import open_ticket
 from domain.vault import Vault
 
@@ -147,16 +147,9 @@ def _places_taken(session: Session, items: list[RoutePlanItem]) -> int:
 
 
 def _stale(session: Session, ticket: Ticket, plan: RoutePlan, now: dt.datetime, n: int) -> None:
-    ticket.status = "stale"
-    ticket.closed_at = now
     plan.status = "stale"
-    session.add(
-        Notification(
-            kind="ticket_stale", user_id=ticket.maker_id, ticket_id=ticket.id,
-            text=f"工单「{ticket.title}」提交后有 {n} 家客户的档案已变更，整个规划未予执行，"
-            "请重新规划后再提交。",
-        )
-    )  # fmt: skip
+    why = f"提交后有 {n} 家客户的档案已变更，整个规划未予执行，请重新规划后再提交。"
+    mark_stale(session, ticket, now, why)
 
 
 APPLY_PROCEDURES[ROUTE_TICKET] = apply_plan_ticket

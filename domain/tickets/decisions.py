@@ -82,6 +82,14 @@ def _notify_user(session: Session, user_id: int, ticket: Ticket, kind: str, text
     session.add(Notification(kind=kind, user_id=user_id, ticket_id=ticket.id, text=text))
 
 
+def mark_stale(session: Session, ticket: Ticket, now: dt.datetime, why: str) -> None:
+    """The records moved on since the proposal: the ticket is closed as ``stale``, nothing
+    applied, and its maker told ``why`` (the sentence after the ticket's title)."""
+    ticket.status = "stale"
+    ticket.closed_at = now
+    _notify_user(session, ticket.maker_id, ticket, "ticket_stale", f"工单「{ticket.title}」{why}")
+
+
 def _apply(
     session: Session,
     principal: Principal,
@@ -106,12 +114,7 @@ def _apply(
     )
     assert customer is not None
     if customer.version != ticket.base_version:
-        ticket.status = "stale"
-        ticket.closed_at = now
-        _notify_user(
-            session, ticket.maker_id, ticket, "ticket_stale",
-            f"工单「{ticket.title}」提交后客户档案已有更新，未予执行，请按最新档案重新提交。",
-        )  # fmt: skip
+        mark_stale(session, ticket, now, "提交后客户档案已有更新，未予执行，请按最新档案重新提交。")
         return
     changes = session.scalars(select(TicketChange).where(TicketChange.ticket_id == ticket.id))
     values = {c.field_key: from_json(field(c.field_key), vault.open(c.new_value)) for c in changes}
