@@ -449,10 +449,13 @@ def import_purchases_cmd(file: Path, all_valid: bool, report: Path | None) -> No
 
 def _register_data_commands() -> None:
     from api.cli_data import bulk_change_cmd, export_group, report_cmd
+    from api.cli_ops import backup_cmd, restore_cmd
 
     main.add_command(export_group)
     main.add_command(report_cmd)
     main.add_command(bulk_change_cmd)
+    main.add_command(backup_cmd)
+    main.add_command(restore_cmd)
 
 
 _register_data_commands()
