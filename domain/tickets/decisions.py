@@ -18,6 +18,7 @@ from domain.customers.apply import apply_values
 from domain.errors import FORBIDDEN, INVALID, NOT_FOUND, DomainError
 from domain.models import Customer, Notification, Ticket, TicketChange, TicketStep
 from domain.tickets.engine import activate, default_calendar, record_changes
+from domain.tickets.places import keep_place_on_route
 from domain.tickets.scope import in_ticket_scope
 from domain.tickets.types import ticket_type
 from domain.values import from_json
@@ -116,6 +117,7 @@ def _apply(
     if customer.version != ticket.base_version:
         mark_stale(session, ticket, now, "提交后客户档案已有更新，未予执行，请按最新档案重新提交。")
         return
+    keep_place_on_route(session, ticket, vault)  # a route's place taken meanwhile: its end
     changes = session.scalars(select(TicketChange).where(TicketChange.ticket_id == ticket.id))
     values = {c.field_key: from_json(field(c.field_key), vault.open(c.new_value)) for c in changes}
     apply_values(

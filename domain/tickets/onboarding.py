@@ -24,8 +24,9 @@ can find the shop in its scope and the map can show it:
   onboarding moves its version, so the close step marks the ticket stale (never applied
   over newer data).
 - the delivery step assigns the route; without an explicit sequence the shop goes to the
-  end of the route (``approve_onboarding_step`` computes it, and at the close step moves
-  the shop to the new end if another shop took that place meanwhile).
+  end of the route (``approve_onboarding_step`` computes it); when the close step applies,
+  a place another shop took meanwhile becomes the new end (``domain.tickets.places``, as
+  for every ticket that puts a shop on a route).
 
 ``onboarding_status`` tracks the current step and the overall deadline: the record must be
 complete within 5 working days of joining (``domain.completeness.due_date``).
@@ -38,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from domain.access import Principal
@@ -48,9 +49,10 @@ from domain.catalogue.validate import validate_changes
 from domain.completeness import customer_completeness, due_date
 from domain.errors import FORBIDDEN, NOT_FOUND, REQUIRED, DomainError, ValidationFailed
 from domain.ledger import Change, stored_form, write_entries
-from domain.models import Customer, DeliveryRoute, Ticket, TicketChange, TicketStep
+from domain.models import Customer, Ticket, TicketStep
 from domain.tickets.decisions import approve_ticket
-from domain.tickets.engine import activate, default_calendar, open_ticket, record_changes
+from domain.tickets.engine import activate, default_calendar, open_ticket
+from domain.tickets.places import route_end
 from domain.tickets.types import ticket_type
 from domain.vault import Vault
 from domain.workcal import WorkingCalendar
@@ -172,28 +174,6 @@ def start_onboarding(
 # -- deciding the steps ---------------------------------------------------------------------
 
 
-def _route_end(session: Session, route_id: int, customer_id: int) -> int:
-    """The next free sequence at the end of the route (the route row is locked)."""
-    session.scalar(select(DeliveryRoute.id).where(DeliveryRoute.id == route_id).with_for_update())
-    last = session.scalar(
-        select(func.max(Customer.delivery_sequence)).where(
-            Customer.delivery_route_id == route_id, Customer.id != customer_id
-        )
-    )
-    return int(last or 0) + 1
-
-
-def _taken(session: Session, route_id: int, sequence: int, customer_id: int) -> bool:
-    other = session.scalar(
-        select(Customer.id).where(
-            Customer.delivery_route_id == route_id,
-            Customer.delivery_sequence == sequence,
-            Customer.id != customer_id,
-        )
-    )
-    return other is not None
-
-
 def _with_route_end(
     session: Session, ticket: Ticket, values: Mapping[str, Any]
 ) -> Mapping[str, Any]:
@@ -205,24 +185,7 @@ def _with_route_end(
     except DomainError:
         return values  # approve_ticket reports the field error
     assert ticket.customer_id is not None
-    return {**values, "delivery_sequence": _route_end(session, route_id, ticket.customer_id)}
-
-
-def _keep_place_on_route(session: Session, ticket: Ticket, vault: Vault) -> None:
-    """At the close step: a place on the route taken meanwhile moves to the route's end."""
-    changes = {
-        c.field_key: c.new_value
-        for c in session.scalars(select(TicketChange).where(TicketChange.ticket_id == ticket.id))
-    }
-    route_id, sequence = changes.get("delivery_route"), changes.get("delivery_sequence")
-    if route_id is None or ticket.customer_id is None:
-        return
-    if sequence is not None and not _taken(session, route_id, sequence, ticket.customer_id):
-        return
-    customer = session.get(Customer, ticket.customer_id)
-    end = _route_end(session, route_id, ticket.customer_id)
-    record_changes(session, ticket, customer, {"delivery_sequence": end}, vault)
-    session.flush()
+    return {**values, "delivery_sequence": route_end(session, route_id, ticket.customer_id)}
 
 
 def approve_onboarding_step(
@@ -245,8 +208,6 @@ def approve_onboarding_step(
     with session.begin_nested():
         if active is not None and active.key == "delivery" and values:
             values = _with_route_end(session, ticket, values)
-        if active is not None and active.applies and ticket.status == "open":
-            _keep_place_on_route(session, ticket, vault)
         return approve_ticket(
             session, principal, ticket_id, vault=vault, now=now, comment=comment,
             values=values, calendar=calendar,

@@ -25,9 +25,19 @@ from domain.catalogue.validate import validate_changes
 from domain.customers.update import update_customer
 from domain.demo import load_demo
 from domain.errors import DomainError
-from domain.models import Customer, LedgerEntry, Notification, Ticket, TicketStep, User
+from domain.models import (
+    Customer,
+    DeliveryRoute,
+    LedgerEntry,
+    Notification,
+    Ticket,
+    TicketChange,
+    TicketStep,
+    User,
+)
 from domain.tickets.decisions import approve_ticket
 from domain.tickets.engine import open_ticket
+from domain.tickets.proposals import propose_route_assignment
 from domain.values import to_json
 from domain.vault import Vault
 from domain.workcal import DEFAULT_TZ
@@ -263,3 +273,68 @@ def test_a_decision_sees_the_committed_state_even_when_its_session_read_it_befor
             .where(TicketStep.ticket_id == first, TicketStep.decided_by_id == md2.user_id)
         )
         assert decided == 0
+
+
+def test_route_changes_proposed_for_the_same_place_approved_at_once_each_get_a_place(
+    city_engine: Engine, vault: Vault
+) -> None:
+    # given four shops moved one by one onto a route: each ticket proposes the place after
+    # the route's last stop, the same place (none is applied yet)
+    with Session(city_engine) as s, s.begin():
+        planner = first_user(s, "delivery_dept")
+        checkers = add_users(s, planner, 4, "delivery_")
+        route_id = s.scalar(select(func.min(DeliveryRoute.id)))
+        last = s.scalar(
+            select(func.max(Customer.delivery_sequence))
+            .where(Customer.delivery_route_id == route_id)
+        )  # fmt: skip
+        shops = s.scalars(
+            select(Customer.id)
+            .where(Customer.status == "active", Customer.delivery_route_id != route_id)
+            .order_by(Customer.id)
+            .limit(4)
+        ).all()
+        ids = [
+            propose_route_assignment(
+                s, planner, [shop_id], route_id, reason="就近配送", vault=vault, now=NOW
+            )[0].id
+            for shop_id in shops
+        ]  # fmt: skip
+        proposed = s.scalars(
+            select(TicketChange.new_value).where(
+                TicketChange.ticket_id.in_(ids), TicketChange.field_key == "delivery_sequence"
+            )
+        ).all()
+        assert proposed == [(last or 0) + 1] * 4
+
+    # when four checkers approve them at the same moment
+    def approve(p: Principal, ticket_id: int) -> Callable[[Session], Any]:
+        return lambda s: approve_ticket(s, p, ticket_id, vault=vault, now=LATER).status
+
+    results = run_together([approve(p, t) for p, t in zip(checkers, ids, strict=True)], city_engine)
+
+    # then all four applied (none failed at commit on the route's unique places): the shops
+    # hold the four places after the last stop, and each ticket records the place it gave
+    assert results == ["applied"] * 4
+    with Session(city_engine) as s:
+        placed = dict(
+            s.execute(
+                select(Ticket.id, Customer.delivery_sequence)
+                .join(Customer, Customer.id == Ticket.customer_id)
+                .where(Ticket.id.in_(ids), Customer.delivery_route_id == route_id)
+            ).all()
+        )  # fmt: skip
+        assert sorted(placed.values()) == [(last or 0) + n for n in (1, 2, 3, 4)]
+        held = dict(
+            s.execute(
+                select(TicketChange.ticket_id, TicketChange.new_value).where(
+                    TicketChange.ticket_id.in_(ids), TicketChange.field_key == "delivery_sequence"
+                )
+            ).all()
+        )
+        assert held == placed
+        for ticket_id in ids:
+            entries = s.scalars(
+                select(LedgerEntry.field_key).where(LedgerEntry.ticket_id == ticket_id)
+            ).all()
+            assert sorted(entries) == ["delivery_route", "delivery_sequence"]
