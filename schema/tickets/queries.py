@@ -5,21 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
-from sqlalchemy import ColumnElement, Select, exists, false, not_, select
+from sqlalchemy import ColumnElement, Select, exists, not_, select
 
 from domain.access import Principal
 from domain.errors import INVALID, DomainError
 from domain.models import Ticket as TicketRow
 from domain.models import TicketStep
 from domain.models.tickets import TICKET_STATUSES
-from domain.tickets.queue import queue
+from domain.tickets.queue import queue_conditions
 from domain.tickets.scope import ticket_scope
 from schema.context import Info
 from schema.pagination import Edge, PageInfo, decode_cursor, encode_cursor, page, page_size
 from schema.tickets.loaders import IN_PROGRESS
 from schema.tickets.types import Ticket, TicketConnection, ticket_node
-
-QUEUE_BATCH = 1000
 
 
 @strawberry.input(description="Ticket filters; all given conditions must hold")
@@ -47,13 +45,12 @@ def overdue_condition(now: dt.datetime) -> ColumnElement[bool]:
     return TicketRow.status.in_(IN_PROGRESS) & late
 
 
-def awaiting(info: Info, principal: Principal, type_key: str | None) -> set[int]:
-    """The tickets in the caller's approval queue (domain.tickets.queue), all pages."""
-    session, now = info.context.session, info.context.now
-    items, total = queue(session, principal, now=now, type_key=type_key, limit=QUEUE_BATCH)
-    if total > len(items):
-        items, _ = queue(session, principal, now=now, type_key=type_key, limit=total)
-    return {item.ticket_id for item in items}
+def awaiting_condition(principal: Principal, now: dt.datetime) -> ColumnElement[bool]:
+    """SQL for "in the caller's approval queue" (domain.tickets.queue's conditions),
+    correlated to the outer ticket: one statement whatever the size of the queue."""
+    return exists().where(
+        TicketStep.ticket_id == TicketRow.id, *queue_conditions(principal, now=now)
+    )
 
 
 def _conditions(info: Info, principal: Principal, f: TicketFilter) -> list[ColumnElement[bool]]:
@@ -70,8 +67,7 @@ def _conditions(info: Info, principal: Principal, f: TicketFilter) -> list[Colum
         late = overdue_condition(info.context.now)
         where.append(late if f.overdue else not_(late))
     if f.awaiting_me is not None:
-        ids = awaiting(info, principal, f.type if f.awaiting_me else None)
-        mine = TicketRow.id.in_(ids) if ids else false()
+        mine = awaiting_condition(principal, info.context.now)
         where.append(mine if f.awaiting_me else not_(mine))
     return where
 
