@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -34,12 +35,16 @@ from graphql import (
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType as StrawberryOperation
 
 from admin.auth import SESSION_COOKIE
 from api.principals import PrincipalCache
 from api.readonly import run_in_thread_loop
 from domain import idempotency
 from domain.access import Principal, load_principal
+from domain.access.rowsecurity import enter_scope
 from domain.errors import IDEMPOTENCY_MISMATCH, INVALID, DomainError
 from domain.signin import current_session
 from domain.vault import Vault
@@ -49,9 +54,11 @@ from schema.documents import DocumentCache, is_query
 from schema.fastpath import FastPath
 from schema.loaders import make_loaders
 from schema.root import production_schema
-from schema.security import MAX_TOKENS
+from schema.security import MAX_TOKENS, NUL_REFUSED
 
 log = logging.getLogger("retailgis.graphql")
+# subscriptions run over the websocket (api/subscriptions.py), not POST
+HTTP_OPERATIONS = frozenset({StrawberryOperation.QUERY, StrawberryOperation.MUTATION})
 MAX_BODY_BYTES = 100_000
 # Requests a process executes at once (each holds a database connection). Python runs one
 # thread at a time, so a few threads only overlap the waits on PostgreSQL; more would hold
@@ -172,6 +179,8 @@ def keyed_call(body: dict[str, Any]) -> KeyedCall | str | None:
         return None  # no key, or the wrong type (validation reports it)
     if not 1 <= len(key) <= idempotency.MAX_KEY_LENGTH:
         return f"idempotencyKey 须为 1 到 {idempotency.MAX_KEY_LENGTH} 个字符"
+    if "\x00" in key:  # a literal's; the endpoint refuses it in variables
+        return NUL_REFUSED
     return KeyedCall(key, field.name.value, idempotency.request_hash(field.name.value, args))
 
 
@@ -250,12 +259,22 @@ def _graphql(call: Call, context: Context, keyed: KeyedCall | None) -> bytes:
     """Run the request through strawberry; commit, or roll back after an unexpected error."""
     session = context.session
     context.loaders = make_loaders(session)
-    result = run_in_thread_loop(
-        call.schema.execute(
-            call.body["query"], variable_values=call.body.get("variables"),
-            operation_name=call.body.get("operationName"), context_value=context,
+    try:
+        result = run_in_thread_loop(
+            call.schema.execute(
+                call.body["query"], variable_values=call.body.get("variables"),
+                operation_name=call.body.get("operationName"), context_value=context,
+                allowed_operation_types=HTTP_OPERATIONS,
+            )
+        )  # fmt: skip
+    except MissingQueryError:
+        return _refusal("query 为空", INVALID)
+    except CannotGetOperationTypeError as exc:  # no such operationName, or several unnamed
+        return _refusal(exc.as_http_error_reason(), INVALID)
+    except InvalidOperationTypeError:
+        return _refusal(
+            "订阅请通过 WebSocket（graphql-transport-ws）进行，POST 不支持订阅", INVALID
         )
-    )  # fmt: skip
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
         payload["errors"] = [_format_error(e, call.request_id) for e in result.errors]
@@ -311,6 +330,8 @@ def _execute(runtime: Runtime, call: Call) -> tuple[int, bytes]:
             refused, principal = _session_principal(session, call)
             if refused is not None:
                 return refused
+        # the rest runs as the principal's scope role: RLS backs the scope filters
+        enter_scope(session, principal, local=known is None)
         if keyed is not None and principal is not None:
             replayed = _replay(session, principal, keyed)
             if replayed is not None:
@@ -324,6 +345,36 @@ def _execute(runtime: Runtime, call: Call) -> tuple[int, bytes]:
         return 200, _graphql(call, context, keyed)
 
 
+def _not_json(constant: str) -> Any:
+    """NaN, Infinity and -Infinity are Python's extension, not JSON (RFC 8259)."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; one too large for a float (1e400) is refused, not infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _nul_in(value: Any) -> bool:
+    """Whether a string (or an object's key) anywhere in the variables holds U+0000, which
+    PostgreSQL's text and jsonb cannot store. Iterative: the nesting is the client's."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 async def graphql_endpoint(request: Request) -> Response:
     request_id = uuid.uuid4()
     if request.method != "POST":
@@ -334,8 +385,8 @@ async def graphql_endpoint(request: Request) -> Response:
     if len(raw) > MAX_BODY_BYTES:
         return _error(413, f"请求体超过 {MAX_BODY_BYTES} 字节", request_id)
     try:
-        body = json.loads(raw)
-    except ValueError:
+        body = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         return _error(400, "请求体不是有效的 JSON", request_id)
     if isinstance(body, list):
         return _error(400, "不支持批量请求", request_id)
@@ -345,6 +396,11 @@ async def graphql_endpoint(request: Request) -> Response:
         return _error(400, "variables 须为对象", request_id)
     if body.get("operationName") is not None and not isinstance(body["operationName"], str):
         return _error(400, "operationName 须为字符串", request_id)
+    if _nul_in(body.get("variables")):
+        return Response(
+            _refusal(NUL_REFUSED, INVALID), media_type="application/json",
+            headers={"X-Request-Id": str(request_id)},
+        )  # fmt: skip
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     production = request.app.state.settings.is_production

@@ -6,7 +6,10 @@ import math
 from enum import Enum
 from typing import Any, NewType
 
+import shapely
+import shapely.geometry
 import strawberry
+from graphql import GraphQLError, ValueNode, value_from_ast_untyped
 
 from geo.crs import Crs as GeoCrs
 from geo.crs import from_wgs84
@@ -62,7 +65,21 @@ def parse_geojson(value: Any) -> dict[str, Any]:
         for ring in rings:
             if len(ring) < 4 or ring[0] != ring[-1]:
                 raise ValueError("polygon rings must be closed and have at least 4 positions")
+        # a bow-tie or a hole outside its shell has no inside that PostGIS can answer for
+        reason = shapely.is_valid_reason(shapely.geometry.shape(value))
+        if reason != "Valid Geometry":
+            raise ValueError(f"polygon is not valid: {reason.lower()}")
     return {"type": kind, "coordinates": value["coordinates"]}
+
+
+def parse_geojson_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Any:
+    """A GeoJSON written into the document: graphql-core reports a GraphQLError raised
+    while validating a literal, but any other exception escapes as a server error."""
+    try:
+        return parse_geojson(value_from_ast_untyped(node, variables))
+    except ValueError as err:
+        message = f"Expected value of type 'GeoJSON', but encountered error '{err}'"
+        raise GraphQLError(message) from None
 
 
 GeoJSON = strawberry.scalar(
@@ -70,6 +87,7 @@ GeoJSON = strawberry.scalar(
     description="A GeoJSON geometry (RFC 7946): WGS-84, longitude first",
     serialize=lambda v: v,
     parse_value=parse_geojson,
+    parse_literal=parse_geojson_literal,
 )
 
 

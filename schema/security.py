@@ -18,7 +18,13 @@ from functools import cache
 from typing import Any, ClassVar
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError, ValidationContext, ValidationRule
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    StringValueNode,
+    ValidationContext,
+    ValidationRule,
+)
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -58,6 +64,18 @@ def _guarded(rule: type[ASTValidationRule]) -> type[ValidationRule]:
     return Guarded
 
 
+NUL_REFUSED = "字符串不能包含 NUL 字符（\\u0000）"
+
+
+class NoNulInStrings(ValidationRule):
+    """U+0000 in a string literal is refused: PostgreSQL's text and jsonb cannot store it
+    (the endpoint refuses it in variables)."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+        if "\x00" in node.value:
+            self.report_error(GraphQLError(NUL_REFUSED, node))
+
+
 @cache
 def document_rules(*, production: bool) -> tuple[type[ASTValidationRule], ...]:
     """The rules beyond graphql-core's specified ones that depend on the document alone
@@ -65,6 +83,7 @@ def document_rules(*, production: bool) -> tuple[type[ASTValidationRule], ...]:
     depth = QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules
     aliases = MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules
     rules: list[type[ASTValidationRule]] = [_guarded(r) for r in (*depth, *aliases)]
+    rules.append(NoNulInStrings)
     if production:
         rules += DisableIntrospection().validation_rules
     return tuple(rules)

@@ -11,10 +11,11 @@ from geoalchemy2 import Geography
 from sqlalchemy import ColumnElement, cast, func, or_
 
 from domain.access import customer_scope
-from domain.errors import INVALID, DomainError
+from domain.errors import INVALID, OUT_OF_RANGE, DomainError
 from domain.models import Customer as CustomerRow
 from geo.crs import Crs as GeoCrs
 from geo.crs import to_wgs84
+from geo.points import PointError, check_point
 from schema.context import Context, Info
 from schema.customers.page import customer_one, customer_page
 from schema.customers.types import Customer, CustomerConnection
@@ -84,6 +85,10 @@ def _conditions(f: CustomerFilter) -> list[ColumnElement[bool]]:
     if f.near is not None:
         if not 0 < f.near.radius_m <= 50_000:
             raise DomainError(INVALID, "半径须在 0 到 50000 米之间", "near.radiusM")
+        try:
+            check_point(f.near.point.lng, f.near.point.lat, GeoCrs(f.near.point.crs.value))
+        except PointError as err:  # the search of a point that cannot be meant
+            raise DomainError(OUT_OF_RANGE, NEAR_REFUSED[err.reason], "near.point") from None
         where.extend(_near(f.near))
     if f.bbox is not None:
         if len(f.bbox) != 4 or not (f.bbox[0] < f.bbox[2] and f.bbox[1] < f.bbox[3]):
@@ -93,6 +98,11 @@ def _conditions(f: CustomerFilter) -> list[ColumnElement[bool]]:
 
 
 METRES_PER_DEGREE = 111_320.0
+NEAR_REFUSED = {
+    "not_finite": "经纬度须为有限数值",
+    "out_of_range": "经度须在-180到180之间、纬度须在-90到90之间",
+    "swapped": "经纬度是否颠倒？应先经度后纬度",
+}
 
 
 def _near(near: NearInput) -> list[ColumnElement[bool]]:
