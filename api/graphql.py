@@ -54,7 +54,7 @@ from schema.documents import DocumentCache, is_query
 from schema.fastpath import FastPath
 from schema.loaders import make_loaders
 from schema.root import production_schema
-from schema.security import MAX_TOKENS, NUL_REFUSED
+from schema.security import MAX_TOKENS, NUL_REFUSED, describe_unexpected
 
 log = logging.getLogger("retailgis.graphql")
 # subscriptions run over the websocket (api/subscriptions.py), not POST
@@ -81,11 +81,15 @@ def _format_error(error: GraphQLError, request_id: uuid.UUID) -> dict[str, Any]:
     elif isinstance(original, DomainError):
         out = {"message": original.message, "path": error.path,
                "extensions": {"code": original.code, "field": original.field}}  # fmt: skip
-    else:
-        # logged once, by the schema's process_errors (schema/security.py)
-        out = {"message": "服务器内部错误，请联系管理员并提供请求编号", "path": error.path,
-               "extensions": {"code": "INTERNAL", "requestId": str(request_id)}}  # fmt: skip
+    else:  # logged once, by the schema's process_errors (schema/security.py)
+        out = {**_internal(request_id), "path": error.path}
     return out
+
+
+def _internal(request_id: uuid.UUID) -> dict[str, Any]:
+    """An unexpected failure as the client sees it: no detail, the request id to quote."""
+    return {"message": "服务器内部错误，请联系管理员并提供请求编号",
+            "extensions": {"code": "INTERNAL", "requestId": str(request_id)}}  # fmt: skip
 
 
 def _render(payload: dict[str, Any]) -> bytes:
@@ -410,7 +414,13 @@ async def graphql_endpoint(request: Request) -> Response:
         session_cookie=cookie, csrf=request.headers.get("x-csrf-token"),
     )  # fmt: skip
     runtime: Runtime = request.app.state.graphql
-    status, content = await to_thread.run_sync(_execute, runtime, call, limiter=runtime.limiter())
+    try:
+        status, content = await to_thread.run_sync(
+            _execute, runtime, call, limiter=runtime.limiter()
+        )
+    except Exception as exc:  # e.g. a commit refused by a deferred constraint, a lost server
+        log.error("request %s: %s", request_id, describe_unexpected(exc, "commit"))
+        status, content = 500, _render({"data": None, "errors": [_internal(request_id)]})
     return Response(
         content, status_code=status, media_type="application/json",
         headers={"X-Request-Id": str(request_id)},

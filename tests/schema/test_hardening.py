@@ -258,3 +258,30 @@ def test_an_unexpected_error_is_masked_and_logged_with_the_request_id(
     assert "unexpected RuntimeError" in logged[0].getMessage() and ".py:" in logged[0].getMessage()
     assert "secret detail" not in logged[0].getMessage() and logged[0].exc_info is None
     assert not any("secret detail" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failure_outside_the_resolvers_is_masked_with_the_request_id(
+    client: TestClient,
+    token_for: Any,
+    username_of: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given a commit that fails (as a deferred constraint or a lost server would make it)
+    from sqlalchemy.orm import Session
+
+    def refuse(self: Session) -> None:
+        raise RuntimeError("SELECT secret FROM customers -- must not reach the client")
+
+    monkeypatch.setattr(Session, "commit", refuse)
+    headers = {"Authorization": f"Bearer {token_for(username_of('market_dept'))}"}
+    # when a request reaches the commit
+    with caplog.at_level(logging.ERROR, logger="retailgis.graphql"):
+        probe = {"query": "query MaskedCommitProbe { me { role } }"}
+        res = client.post("/graphql", json=probe, headers=headers)
+    # then the client gets the masked error and the request id, the log has the cause
+    assert res.status_code == 500
+    error = res.json()["errors"][0]
+    assert error["extensions"] == {"code": "INTERNAL", "requestId": res.headers["X-Request-Id"]}
+    assert "SELECT" not in res.text and "Traceback" not in res.text
+    assert any(res.headers["X-Request-Id"] in r.getMessage() for r in caplog.records)
