@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from admin.config import AdminConfig
 from domain.access import Principal
+from domain.access.rowsecurity import enter_scope
 from domain.errors import DomainError, ValidationFailed
 from domain.models.org import ROLE_LABELS_ZH
 
@@ -72,8 +73,12 @@ def now(request: Request) -> dt.datetime:
 
 @contextmanager
 def db(request: Request) -> Iterator[Session]:
-    """One transaction: committed when the block ends normally, rolled back otherwise."""
+    """One transaction: committed when the block ends normally, rolled back otherwise; run
+    as the signed-in user's scope role (no user: sees no customer), so row-level security
+    backs the scope filters (``domain.access.rowsecurity``)."""
     with config(request).sessions.begin() as session:
+        found = getattr(request.state, "viewer", None)
+        enter_scope(session, found.principal if found is not None else None)
         yield session
 
 

@@ -21,7 +21,13 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from admin.app import create_admin
 from admin.config import AdminConfig
-from api.db import current_revisions, head_revisions, make_sessionmaker, unit_of_work
+from api.db import (
+    current_revisions,
+    head_revisions,
+    make_sessionmaker,
+    reset_row_security,
+    unit_of_work,
+)
 from api.graphql import Runtime, graphql_endpoint
 from api.principals import PrincipalCache
 from api.readonly import read_only_sessionmaker
@@ -131,6 +137,7 @@ def create_app(
         # GraphiQL's page loads its scripts from a CDN; it works where the browser reaches one.
         return HTMLResponse(get_graphql_ide_html("graphiql"))
 
+    reset_row_security(engine)  # read-only requests set their scope role per connection
     sessions = make_sessionmaker(engine)
     hub = TicketEventHub(libpq_dsn(engine))
     schema = production_schema if settings.is_production else development_schema

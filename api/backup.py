@@ -28,6 +28,7 @@ from sqlalchemy.engine import URL, make_url
 
 from api.db import MIGRATIONS_DIR, head_revisions, make_engine, migrate
 from api.pgcluster import find_pg_bin
+from domain.access.rowsecurity import ENSURE_ROLES_SQL
 from domain.catalogue.sync import sync_catalogue
 
 # Tables whose counts a backup and a restore report (all tables are dumped).
@@ -226,6 +227,8 @@ def restore(url: str, dump: Path, *, overwrite: bool, pg_bin: Path | None = None
         )
     pg_restore = str((pg_bin or find_pg_bin()) / "pg_restore")
     with _scratch(db) as scratch:
+        with db.connect(scratch) as conn:  # the dump's grants and policies name these roles
+            conn.execute(ENSURE_ROLES_SQL)
         _run(
             [pg_restore, "--exit-on-error", "--no-owner", "--no-password",
              f"--dbname={db.conninfo(scratch)}", str(dump)],

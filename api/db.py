@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
 
 from api.pgcluster import ClusterConfig, EmbeddedCluster
 from api.settings import PROJECT_ROOT, Settings
+from domain.access.rowsecurity import CONNECTION_MARK, LEAVE_SQL
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
@@ -29,6 +32,27 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _leave_row_security(
+    dbapi_connection: Any, record: ConnectionPoolEntry, state: PoolResetState
+) -> None:
+    """A connection whose scope role was set for the connection (a read-only request in
+    autocommit) goes back to the pool as the owner: the next user of the connection (the
+    periodic run, another request before it sets its own scope) never inherits it."""
+    if not record.info.pop(CONNECTION_MARK, False) or state.terminate_only:
+        return
+    if not dbapi_connection.autocommit:
+        dbapi_connection.rollback()
+    dbapi_connection.execute(LEAVE_SQL)
+    if not dbapi_connection.autocommit:
+        dbapi_connection.commit()
+
+
+def reset_row_security(engine: Engine) -> None:
+    """Install the pool's reset of connection-level scope roles (once per engine)."""
+    if not event.contains(engine, "reset", _leave_row_security):
+        event.listen(engine, "reset", _leave_row_security)
 
 
 @contextmanager

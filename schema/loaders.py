@@ -14,6 +14,7 @@ from sqlalchemy import ARRAY, BigInteger, ColumnElement, Select, any_, bindparam
 from sqlalchemy.orm import Session
 from strawberry.dataloader import DataLoader
 
+from domain.access.rowsecurity import city_wide
 from domain.models import Customer, DeliveryRoute, Ticket, User
 from schema.customers.extras import history_loader
 from schema.places.loaders import place_loaders
@@ -87,8 +88,10 @@ def routes_by_id(session: Session, ids: Collection[int]) -> dict[int, RouteNode]
 
 
 def stops_by_route(session: Session, ids: Collection[int]) -> dict[int, int]:
-    """The number of customers on each route (the whole route, whatever the caller's scope)."""
-    counts = session.connection().execute(_stops(), {"ids": list(ids)}).all()
+    """The number of customers on each route (the whole route, whatever the caller's scope:
+    read city-wide under row-level security; a count, no shop's data)."""
+    with city_wide(session):
+        counts = session.connection().execute(_stops(), {"ids": list(ids)}).all()
     return {route_id: int(n) for route_id, n in counts}
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, and_, cast, exists, select, text, true
 from sqlalchemy.orm import Session
 
+from domain.access.rowsecurity import city_wide
 from domain.catalogue import FieldSpec
 from domain.catalogue.rules import CLOSED_STATUS
 from domain.models import Customer, DeliveryRoute, Depot, Region, User
@@ -57,7 +58,10 @@ def taken(
         if active_only:
             conditions.append(cast(Customer.status, String) != CLOSED_STATUS)
         columns.append(exists().where(*conditions).label(f"u{i}"))
-    row = session.execute(select(*columns)).one()
+    # A licence number is unique in the city, not in the caller's scope: the check reads
+    # every shop (it answers only which keys are taken, never whose).
+    with city_wide(session):
+        row = session.execute(select(*columns)).one()
     return {spec.key for (spec, _, _), hit in zip(values, row, strict=True) if hit}
 
 

@@ -21,7 +21,7 @@ from domain.access import EDIT, Principal, customer_scope, field_right
 from domain.catalogue import field
 from domain.errors import FORBIDDEN, NOT_FOUND, DomainError
 from domain.jobs import FAILURE_HOOKS, Progress, enqueue, handler
-from domain.models import Customer, DeliveryRoute, Job, RoutePlan, RoutePlanItem
+from domain.models import Customer, DeliveryRoute, Depot, Job, RoutePlan, RoutePlanItem
 from domain.planning.compute import (
     DayResult,
     insert_shops,
@@ -80,7 +80,9 @@ def _resolve(session: Session, principal: Principal, req: PlanRequest) -> PlanRe
             raise DomainError(
                 NOT_FOUND, f"找不到客户 {missing[0]}，或不在您的管辖范围内", "customerIds"
             )
-        return replace(req, customer_ids=ids, days=())
+        req = replace(req, customer_ids=ids, days=())
+    if req.depot_id is not None and session.get(Depot, req.depot_id) is None:
+        raise DomainError(NOT_FOUND, "找不到该配送站点", "depotId")
     return req
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from domain.access.rowsecurity import city_wide
 from domain.models import DeliveryRoute, Depot
 from domain.planning.problem import Lane, lanes_where, load_shops
 from domain.planning.settings import PlanningSettings
@@ -49,9 +50,11 @@ def route_figures(
         .where(DeliveryRoute.id.in_(route_ids))
     ).all()  # fmt: skip
     moved = moves or {}
-    shops, _ = load_shops(
-        session, route_ids=[r[0] for r in routes], customer_ids=list(moved) if moved else None
-    )
+    # The route's figures are the whole route's, whoever asks (numbers, no shop's data).
+    with city_wide(session):
+        shops, _ = load_shops(
+            session, route_ids=[r[0] for r in routes], customer_ids=list(moved) if moved else None
+        )
     if moved:
         shops = [
             replace(s, route_id=moved[s.id][0], sequence=moved[s.id][1]) if s.id in moved else s

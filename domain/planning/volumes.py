@@ -14,6 +14,7 @@ from sqlalchemy import Interval, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from domain.access.rowsecurity import city_wide
 from domain.models import Customer, PurchaseRecord
 
 PURCHASE_MONTHS = 3
@@ -26,8 +27,15 @@ def _since() -> ColumnElement[Any]:
 
 
 def route_volumes(session: Session, route_ids: Sequence[int]) -> dict[int, float]:
-    """Average weekly cartons of each route's shops (to one decimal)."""
-    rows = session.execute(
+    """Average weekly cartons of each route's shops (to one decimal): the whole route's,
+    whoever asks (a figure, no shop's data), so read city-wide."""
+    with city_wide(session):
+        rows = _route_volume_rows(session, route_ids)
+    return {route_id: float(volume) for route_id, volume in rows}
+
+
+def _route_volume_rows(session: Session, route_ids: Sequence[int]) -> Sequence[Any]:
+    return session.execute(
         select(
             Customer.delivery_route_id,
             func.round(func.sum(PurchaseRecord.cartons) / literal(WEEKS), 1),
@@ -36,7 +44,6 @@ def route_volumes(session: Session, route_ids: Sequence[int]) -> dict[int, float
         .where(Customer.delivery_route_id.in_(route_ids), PurchaseRecord.month > _since())
         .group_by(Customer.delivery_route_id)
     ).all()
-    return {route_id: float(volume) for route_id, volume in rows}
 
 
 def shop_volumes(session: Session, customer_ids: Sequence[int]) -> dict[int, float]:

@@ -274,6 +274,8 @@ def withdraw_ticket(
 ) -> Ticket:
     ticket = _lock(session, ticket_id)
     if ticket.maker_id != principal.user_id:
+        if not in_ticket_scope(session, principal, ticket):  # its existence is not disclosed
+            raise DomainError(NOT_FOUND, "找不到该工单，或不在您的管辖范围内", "id")
         raise DomainError(FORBIDDEN, "只有制单人可以撤回工单", "id")
     if ticket.status not in ("open", "returned"):
         raise DomainError(INVALID, f"该工单已结束（{ticket.status}），不能撤回", "id")

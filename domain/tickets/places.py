@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from domain.access.rowsecurity import city_wide
 from domain.models import Customer, DeliveryRoute, Ticket, TicketChange
 from domain.tickets.engine import record_changes
 from domain.vault import Vault
@@ -23,22 +24,24 @@ def lock_route(session: Session, route_id: int) -> None:
 def route_end(session: Session, route_id: int, customer_id: int) -> int:
     """The next free sequence at the end of the route (the route row is locked)."""
     lock_route(session, route_id)
-    last = session.scalar(
-        select(func.max(Customer.delivery_sequence)).where(
-            Customer.delivery_route_id == route_id, Customer.id != customer_id
+    with city_wide(session):  # the route's end counts every stop, in scope or not
+        last = session.scalar(
+            select(func.max(Customer.delivery_sequence)).where(
+                Customer.delivery_route_id == route_id, Customer.id != customer_id
+            )
         )
-    )
     return int(last or 0) + 1
 
 
 def _taken(session: Session, route_id: int, sequence: int, customer_id: int) -> bool:
-    other = session.scalar(
-        select(Customer.id).where(
-            Customer.delivery_route_id == route_id,
-            Customer.delivery_sequence == sequence,
-            Customer.id != customer_id,
+    with city_wide(session):  # a place is taken by any shop, in the approver's scope or not
+        other = session.scalar(
+            select(Customer.id).where(
+                Customer.delivery_route_id == route_id,
+                Customer.delivery_sequence == sequence,
+                Customer.id != customer_id,
+            )
         )
-    )
     return other is not None
 
 

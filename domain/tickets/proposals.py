@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.access import READ, Principal, field_right, get_customer_in_scope
+from domain.access.rowsecurity import city_wide
 from domain.catalogue import field
 from domain.catalogue.validate import validate_changes
 from domain.errors import (
@@ -135,9 +136,12 @@ def propose_route_assignment(
         raise DomainError(INVALID, f"请选择 1 到 {MAX_ROUTE_CUSTOMERS} 个客户", "customerIds")
     _may_propose(principal, "delivery_route", "routeId")
     customers = _customers(session, principal, ids)
-    last = session.scalar(
-        select(func.max(Customer.delivery_sequence)).where(Customer.delivery_route_id == route_id)
-    )
+    with city_wide(session):  # the route's end counts every stop, in the caller's scope or not
+        last = session.scalar(
+            select(func.max(Customer.delivery_sequence)).where(
+                Customer.delivery_route_id == route_id
+            )
+        )
     names = {"delivery_route": "routeId", "delivery_sequence": "routeId"}
     errors: list[DomainError] = []
     proposals = []

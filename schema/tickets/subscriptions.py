@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.types import Info as StrawberryInfo
 
 from domain.access import Principal, role_rights
+from domain.access.rowsecurity import enter_scope
 from domain.models import Ticket as TicketRow
 from domain.tickets.scope import ticket_scope
 from schema.context import NotAuthenticated
@@ -88,6 +89,7 @@ def in_scope(ctx: EventsContext, principal: Principal, event: RawTicketEvent) ->
     if role_rights(principal.role).scope == "city" or event.maker_id == principal.user_id:
         return True
     with ctx.session_factory() as session:
+        enter_scope(session, principal)  # row-level security backs ticket_scope's subquery
         found = session.scalar(
             select(TicketRow.id).where(TicketRow.id == event.ticket_id, ticket_scope(principal))
         )
