@@ -1,9 +1,12 @@
-"""What every answer of the fuzzers must look like, and the strategies they draw from."""
+"""What every answer of the fuzzers must look like (including the personal-data leak scan
+of every answer and of the log records written meanwhile), and the strategies they draw
+from."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import nodes
 
 from domain.errors import ERROR_CODES
+from tests.leaks import Artifact, Recorder, report, scan
 
 SDL = (Path(__file__).parents[2] / "schema" / "schema.graphql").read_text(encoding="utf-8")
 # codes an answer may carry: the domain's, and the transport's own (INTERNAL is a defect)
@@ -53,6 +57,42 @@ def check_answer(res: Any, sent: str = "") -> dict[str, Any]:
             assert ext["code"] in CODES, error
     _check_user_errors(body.get("data"))
     return body
+
+
+# --- the personal-data leak scan (tests/leaks.py) ------------------------------------------
+
+# the records of the ``retailgis`` loggers (tests/fuzz/conftest.py adds the collector), read
+# and emptied by each answer's scan
+LOGS = Recorder()
+# what the scan read: answers ("bodies") and log records ("logs"); and what the fuzzers ran
+# ("runs", "cases"), for the last check of the suite (tests/fuzz/test_leak_scan.py)
+SCANNED: Counter[str] = Counter()
+
+
+def scan_answer(clear: dict[str, str], role: str | None, text: str, sent: str) -> None:
+    """No clear phone, ID number or bank account in an answer of GraphQL, nor in a log
+    record written since the last answer. GraphQL has no reveal answer, so no role may see a
+    clear value there, even one holding the grant; a number shaped like one that the caller
+    sent and the server echoes is the caller's own."""
+    SCANNED["bodies"] += 1
+    label = sent[:80].replace("\n", " ")
+    _assert_clean([Artifact(role, "graphql", label, text, sent=sent)], clear, sent)
+
+
+def scan_logs(clear: dict[str, str]) -> None:
+    """The log records written since the last answer (e.g. when the app stops)."""
+    _assert_clean([], clear, "")
+
+
+def _assert_clean(found: list[Artifact], clear: dict[str, str], sent: str) -> None:
+    taken = len(LOGS.artifacts)
+    logs = LOGS.artifacts[:taken]
+    del LOGS.artifacts[:taken]  # a record appended meanwhile (another thread) stays
+    for record in logs:
+        record.sent = sent
+    SCANNED["logs"] += len(logs)
+    hits = scan(found + logs, clear)
+    assert hits == [], "personal data in clear:\n" + report(hits) + f"\nsent: {sent[:2000]}"
 
 
 def _check_user_errors(data: Any) -> None:

@@ -3,7 +3,9 @@
 hypothesis-graphql and by schemathesis from the committed SDL (valid ones with random
 arguments, and ones with one schema violation), requests with hostile variables and bodies,
 and targeted mutations on real records, as every role and anonymously. Every answer: no
-5xx, JSON, no stack trace or SQL, errors in the documented shapes (tests/fuzz/support.py).
+5xx, JSON, no stack trace or SQL, errors in the documented shapes (tests/fuzz/support.py),
+and no personal data in clear in it or in the log records written meanwhile (the leak scan
+of tests/leaks.py, run by City.post; tests/fuzz/test_leak_scan.py).
 
 The default suite runs a short, derandomized sample of each; the slow suite runs 10,000
 cases of all of them together on a fixed seed (mutations commit, so in a private copy of
@@ -26,7 +28,15 @@ from sqlalchemy import text
 
 from tests.fuzz import schemathesis_cases
 from tests.fuzz.conftest import ROLES, City
-from tests.fuzz.support import CUSTOM_SCALARS, SDL, check_answer, finite, json_values, lng_lat
+from tests.fuzz.support import (
+    CUSTOM_SCALARS,
+    SCANNED,
+    SDL,
+    check_answer,
+    finite,
+    json_values,
+    lng_lat,
+)
 
 roles = st.sampled_from((None, *ROLES))
 QUICK = settings(
@@ -265,6 +275,7 @@ def applied(answer: dict[str, Any]) -> bool:
 
 def run(city: City, strategy: st.SearchStrategy[Any], config: settings) -> Counter[str]:
     seen: Counter[str] = Counter()
+    scanned = SCANNED["bodies"]
 
     @config
     @seed(20261101)
@@ -276,6 +287,10 @@ def run(city: City, strategy: st.SearchStrategy[Any], config: settings) -> Count
         seen["applied"] += applied(answer)
 
     one()
+    # every answer went through the personal-data leak scan (City.post)
+    assert SCANNED["bodies"] - scanned == seen["cases"], (SCANNED, seen)
+    SCANNED["runs"] += 1
+    SCANNED["cases"] += seen["cases"]
     return seen
 
 

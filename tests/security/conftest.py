@@ -22,7 +22,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -40,6 +40,7 @@ from domain.models import Customer, OrgUnit, Ticket, User
 from domain.tickets.proposals import propose_location
 from domain.users import create_token, create_user
 from domain.vault import Vault
+from tests.leaks import LogCollector, Recorder
 from tests.support import traversable_tmpdir
 
 VAULT = Vault(b"retailgis-security-test-secret-0123456789")
@@ -69,37 +70,6 @@ class Target:
     ticket_id: int  # a returned location-change ticket about the shop
     lng: float
     lat: float
-
-
-@dataclass
-class Artifact:
-    """One thing a caller got to see: a response body, a page, an export file, a log line."""
-
-    role: str | None  # None: a log line (written by the server, read by operators)
-    kind: str  # graphql | page | export | log
-    label: str
-    text: str
-    reveal_field: str | None = None  # a reveal answer: the one field it may show in clear
-
-
-@dataclass
-class Recorder:
-    artifacts: list[Artifact] = field(default_factory=list)
-
-    def add(self, role: str | None, kind: str, label: str, body: str, **kw: Any) -> None:
-        self.artifacts.append(Artifact(role, kind, label, body, **kw))
-
-
-class LogCollector(logging.Handler):
-    def __init__(self, recorder: Recorder) -> None:
-        super().__init__(logging.DEBUG)
-        self.recorder = recorder
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text_ = record.getMessage()
-        if record.exc_info:
-            text_ += "\n" + logging.Formatter().formatException(record.exc_info)
-        self.recorder.add(None, "log", record.name, text_)
 
 
 def _arrange(engine: Engine) -> None:
