@@ -25,10 +25,11 @@ from api.db import (
     current_revisions,
     head_revisions,
     make_sessionmaker,
+    read_engine,
     reset_row_security,
     unit_of_work,
 )
-from api.graphql import Runtime, graphql_endpoint
+from api.graphql import MAX_CONCURRENT, Runtime, graphql_endpoint
 from api.principals import PrincipalCache
 from api.readonly import read_only_sessionmaker
 from api.secrets import make_vault
@@ -130,6 +131,7 @@ def create_app(
                 task.cancel()
                 with suppress(asyncio.CancelledError):
                     await task
+            readers.dispose()
 
     async def graphiql(request: Request) -> Response:
         if settings.is_production:
@@ -137,7 +139,8 @@ def create_app(
         # GraphiQL's page loads its scripts from a CDN; it works where the browser reaches one.
         return HTMLResponse(get_graphql_ide_html("graphiql"))
 
-    reset_row_security(engine)  # read-only requests set their scope role per connection
+    reset_row_security(engine)  # scoped requests on the shared pool leave it as the owner
+    readers = read_engine(engine, MAX_CONCURRENT)  # read-only requests: a pool of their own
     sessions = make_sessionmaker(engine)
     hub = TicketEventHub(libpq_dsn(engine))
     schema = production_schema if settings.is_production else development_schema
@@ -169,7 +172,7 @@ def create_app(
     app.state.ticket_events = hub
     app.state.vault = vault
     app.state.graphql = Runtime(
-        sessions=sessions, read_sessions=read_only_sessionmaker(engine), vault=app.state.vault,
+        sessions=sessions, read_sessions=read_only_sessionmaker(readers), vault=app.state.vault,
         principals=principals or PrincipalCache(),
         fast=FastPath(schema, HOT_PATHS, SQL_PATHS) if fast_path else None,
     )  # fmt: skip

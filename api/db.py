@@ -11,18 +11,18 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import URL, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry, PoolResetState
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
 
 from api.pgcluster import ClusterConfig, EmbeddedCluster
 from api.settings import PROJECT_ROOT, Settings
-from domain.access.rowsecurity import CONNECTION_MARK, LEAVE_SQL
+from domain.access.rowsecurity import CONNECTION_MARK, LEAVE_SQL, SCOPE_CACHE
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 
-def make_engine(url: str, **kwargs: object) -> Engine:
+def make_engine(url: str | URL, **kwargs: object) -> Engine:
     """The application's engine. Bound parameters (which may be phone numbers, bank
     accounts, ID numbers) are kept out of exception texts, so logs never carry them."""
     kwargs.setdefault("pool_pre_ping", True)
@@ -40,6 +40,7 @@ def _leave_row_security(
     """A connection whose scope role was set for the connection (a read-only request in
     autocommit) goes back to the pool as the owner: the next user of the connection (the
     periodic run, another request before it sets its own scope) never inherits it."""
+    record.info.pop(SCOPE_CACHE, None)
     if not record.info.pop(CONNECTION_MARK, False) or state.terminate_only:
         return
     if not dbapi_connection.autocommit:
@@ -47,6 +48,17 @@ def _leave_row_security(
     dbapi_connection.execute(LEAVE_SQL)
     if not dbapi_connection.autocommit:
         dbapi_connection.commit()
+
+
+def read_engine(engine: Engine, size: int) -> Engine:
+    """A pool of its own for the read-only requests, on the same database: only they use
+    its connections, so a connection keeps the scope role of its last request and the next
+    request of that scope sends nothing (``domain.access.rowsecurity.enter_scope``); no
+    owner code ever gets one. ``size`` connections at most (the requests a process runs at
+    once); a test's engine without a pool gets a sibling without one."""
+    if isinstance(engine.pool, NullPool):
+        return make_engine(engine.url, poolclass=NullPool)
+    return make_engine(engine.url, pool_size=size, max_overflow=0)
 
 
 def reset_row_security(engine: Engine) -> None:

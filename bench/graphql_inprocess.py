@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import Engine, event  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 
 from api.app import create_app  # noqa: E402
@@ -50,14 +50,17 @@ def _app(url: str, *, fast_path: bool) -> Iterator[tuple[Starlette, list[str]]]:
     engine = make_engine(url)
     statements: list[str] = []
 
-    @event.listens_for(engine, "before_cursor_execute")
+    # on every engine of this database: read-only requests have a pool of their own
+    @event.listens_for(Engine, "before_cursor_execute")
     def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
+        if conn.engine.url == engine.url:
+            statements.append(statement)
 
     settings = Settings(app_env="production", data_dir=Settings.from_env().data_dir)
     try:
         yield create_app(settings, engine, fast_path=fast_path), statements
     finally:
+        event.remove(Engine, "before_cursor_execute", _count)
         engine.dispose()
 
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 
 def free_port() -> int:
@@ -33,17 +33,22 @@ SCOPE_STATEMENT = "SELECT set_config('role'"
 
 @contextmanager
 def counted_statements(target: Any, *, scope: bool = False) -> Iterator[list[str]]:
-    """Collect the SQL statements an engine or connection executes inside the block (the
-    request's scope statement only with ``scope=True``: it is one per request, whatever
-    the query, and would blur what these counts compare)."""
+    """Collect the SQL statements an engine (and any engine on the same database: the app's
+    read-only requests have a pool of their own, ``api.db.read_engine``) or a connection
+    executes inside the block (the request's scope statement only with ``scope=True``: at
+    most one per request, whatever the query, and it would blur what these counts compare)."""
     statements: list[str] = []
+    url = target.url if isinstance(target, Engine) else None
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if url is not None and conn.engine.url != url:
+            return
         if scope or not statement.startswith(SCOPE_STATEMENT):
             statements.append(statement)
 
-    event.listen(target, "before_cursor_execute", count)
+    listened = Engine if url is not None else target
+    event.listen(listened, "before_cursor_execute", count)
     try:
         yield statements
     finally:
-        event.remove(target, "before_cursor_execute", count)
+        event.remove(listened, "before_cursor_execute", count)

@@ -11,8 +11,11 @@ still cannot read another county's shops.
 ``enter_scope`` sets the role and the ids in one statement. In a transaction the settings
 are local to it (``local=True``): COMMIT or ROLLBACK ends them. The read-only sessions run
 in autocommit, where a local setting would end with each statement, so there they are set
-for the connection (``local=False``) and the connection is marked; ``leave_scope_sql`` is
-what the pool runs before the connection is reused (``api.db.reset_row_security``).
+for the connection (``local=False``): the connection remembers what it was given
+(``SCOPE_CACHE``), so the next request of the same scope and ids on it sends nothing. A
+pool shared with owner code runs ``LEAVE_SQL`` before the connection is reused
+(``api.db.reset_row_security``); the web process's read-only requests have a pool of their
+own that only they use (``api.db.read_engine``), where the scope stays between requests.
 
 Code connected as the tables' owner (the CLI, the worker, the periodic run, migrations,
 the demo loader, tests' own sessions) bypasses the policies: the owner is not subject to
@@ -38,6 +41,8 @@ SCOPE_ROLES = {scope: f"{APP_ROLE}_{scope}" for scope in ("city", "county", "tea
 CITY_ROLE = SCOPE_ROLES["city"]
 # marks a connection whose role was set for the connection, not a transaction
 CONNECTION_MARK = "retailgis_row_security"
+# what a connection's role and ids were last set to for the connection (local=False)
+SCOPE_CACHE = "retailgis_scope"
 _INFO = "row_security"
 
 # The roles, made when missing (cluster-wide) and granted to the connecting user: what
@@ -103,10 +108,18 @@ def enter_scope(session: Session, principal: Principal | None, *, local: bool = 
         region = principal.region_id
         ids = {"user": str(principal.user_id), "unit": str(principal.org_unit_id),
                "region": "" if region is None else str(region)}  # fmt: skip
-    if not local:
-        session.connection().info[CONNECTION_MARK] = True
-    session.execute(_ENTER, {"role": role, "local": local, **ids})
     session.info[_INFO] = _State(role, local)
+    if local:
+        session.execute(_ENTER, {"role": role, "local": True, **ids})
+        return
+    info = session.connection().info
+    wanted = (role, ids["user"], ids["unit"], ids["region"])
+    if info.get(SCOPE_CACHE) == wanted:
+        return  # this connection was set so by the last request on it: nothing to send
+    info.pop(SCOPE_CACHE, None)  # unknown until the statement succeeds
+    info[CONNECTION_MARK] = True
+    session.execute(_ENTER, {"role": role, "local": False, **ids})
+    info[SCOPE_CACHE] = wanted
 
 
 @contextmanager
@@ -119,7 +132,16 @@ def city_wide(session: Session) -> Iterator[None]:
     if state is None or state.role == CITY_ROLE:
         yield
         return
-    session.execute(_ROLE, {"role": CITY_ROLE, "local": state.local})
+    with _as_role(session, state, CITY_ROLE):
+        yield
+
+
+@contextmanager
+def _as_role(session: Session, state: _State, role: str) -> Iterator[None]:
+    """The block runs as ``role``; then the session's own role again."""
+    info = session.connection().info
+    cached = None if state.local else info.pop(SCOPE_CACHE, None)  # stale until restored
+    session.execute(_ROLE, {"role": role, "local": state.local})
     try:
         yield
     finally:
@@ -129,6 +151,9 @@ def city_wide(session: Session) -> Iterator[None]:
             if not state.local:
                 raise
             # the transaction failed: its rollback ends the elevation with it
+        else:
+            if cached is not None:
+                info[SCOPE_CACHE] = cached
 
 
 @contextmanager
@@ -144,12 +169,5 @@ def city_copy(session: Session) -> Iterator[None]:
         return
     if state.role != CITY_ROLE:
         raise DomainError(FORBIDDEN, "批量导入须由全市范围的角色进行", "file")
-    session.execute(_ROLE, {"role": "none", "local": state.local})
-    try:
+    with _as_role(session, state, "none"):
         yield
-    finally:
-        try:
-            session.execute(_ROLE, {"role": state.role, "local": state.local})
-        except DBAPIError:
-            if not state.local:
-                raise

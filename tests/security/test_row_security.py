@@ -144,4 +144,43 @@ def test_a_request_takes_its_scope_in_one_statement(
             res = app_client.post("/graphql", json=query, headers=headers)
         assert res.status_code == 200 and "errors" not in res.json()
         scope = [s for s in statements if s.startswith("SELECT set_config('role'")]
+        # (the test's engine has no pool: every request gets a new connection to set)
         assert len(scope) == 1 and statements[0] == scope[0]
+
+
+def test_a_read_pool_connection_keeps_its_scope_and_sends_it_only_when_it_changes(
+    city: City,
+) -> None:
+    # given the read-only requests' own pool (one connection, so reuse is certain)
+    from api.db import read_engine
+    from api.readonly import read_only_sessionmaker
+
+    base = create_engine(city.engine.url, pool_size=1, max_overflow=0)
+    readers = read_engine(base, 1)
+    factory = read_only_sessionmaker(readers)
+    try:
+
+        def request(role: str) -> tuple[int, int, str]:
+            with factory() as s, counted_statements(readers, scope=True) as sent:
+                enter_scope(s, _principal(s, city, role), local=False)
+                seen = int(s.scalar(ALL) or 0)
+                user = str(s.scalar(text("SELECT current_user")))
+            scope = [x for x in sent if x.startswith("SELECT set_config('role'")]
+            return len(scope), seen, user
+
+        with Session(city.engine) as s:
+            own, county = _expected(s, city, "customer_manager"), _expected(s, city, "county_dept")
+        # when the same principal asks twice, the second request sends no scope statement
+        assert request("customer_manager") == (1, own, "retailgis_app_own")
+        assert request("customer_manager") == (0, own, "retailgis_app_own")
+        # and another principal on the same connection gets its own scope at once
+        assert request("county_dept") == (1, county, "retailgis_app_county")
+        # and after a city-wide block the connection is known to be back in its scope
+        with factory() as s:
+            enter_scope(s, _principal(s, city, "county_dept"), local=False)
+            with city_wide(s):
+                assert s.scalar(ALL) >= own
+        assert request("county_dept") == (0, county, "retailgis_app_county")
+    finally:
+        readers.dispose()
+        base.dispose()
