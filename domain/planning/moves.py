@@ -41,7 +41,7 @@ from domain.errors import (
 from domain.models import Customer, DeliveryRoute, RoutePlan, RoutePlanItem
 from domain.planning.problem import Lane, Shop, build_problem, depot_point, load_shops
 from domain.planning.quarterly import order_day
-from domain.planning.service import SETTINGS, may_plan
+from domain.planning.service import SETTINGS, may_plan, route_item
 from domain.planning.settings import PlanningSettings
 from domain.planning.stats import RouteFigures, route_figures, route_lane
 from domain.tickets.proposals import MAX_ROUTE_CUSTOMERS
@@ -193,15 +193,9 @@ def _items(
         new_order = (
             _order_batch(shop.order_batch, route.weekday) if shop.id in moved else shop.order_batch
         )
-        if (shop.route_id, shop.sequence, shop.order_batch) == (route.id, position, new_order):
-            continue
-        items.append(RoutePlanItem(
-            plan_id=plan_id, customer_id=shop.id, base_version=shop.version,
-            old_route_id=shop.route_id, old_sequence=shop.sequence,
-            new_route_id=route.id, new_sequence=position,
-            old_order_batch=shop.order_batch, new_order_batch=new_order,
-            old_visit_batch=shop.visit_batch, new_visit_batch=shop.visit_batch,
-        ))  # fmt: skip
+        item = route_item(plan_id, shop, route.id, position, new_order)
+        if item is not None:
+            items.append(item)
     return items
 
 

@@ -29,7 +29,7 @@ from domain.planning.compute import (
     route_figures,
     solve_day,
 )
-from domain.planning.problem import DayProblem, day_problem
+from domain.planning.problem import DayProblem, Shop, day_problem
 from domain.planning.requests import PlanRequest, distinct, validate_request
 from domain.planning.settings import PlanningSettings
 from geo import vrp
@@ -125,16 +125,26 @@ def items_for(
         pinned = [s for s in day.unplaced if s.route_id == lane.route_id]
         for pos, shop in enumerate([*(day.shops[i] for i in route), *pinned], start=1):
             new_order = (order_batch or {}).get(lane.weekday, shop.order_batch)
-            if (shop.route_id, shop.sequence, shop.order_batch) == (lane.route_id, pos, new_order):
-                continue
-            items.append(RoutePlanItem(
-                plan_id=plan_id, customer_id=shop.id, base_version=shop.version,
-                old_route_id=shop.route_id, old_sequence=shop.sequence,
-                new_route_id=lane.route_id, new_sequence=pos,
-                old_order_batch=shop.order_batch, new_order_batch=new_order,
-                old_visit_batch=shop.visit_batch, new_visit_batch=shop.visit_batch,
-            ))  # fmt: skip
+            item = route_item(plan_id, shop, lane.route_id, pos, new_order)
+            if item is not None:
+                items.append(item)
     return items
+
+
+def route_item(
+    plan_id: int, shop: Shop, route_id: int, sequence: int, order_batch: Any
+) -> RoutePlanItem | None:
+    """The plan's item moving ``shop`` to ``sequence`` on ``route_id`` (with that order
+    day); None when the shop is there already."""
+    if (shop.route_id, shop.sequence, shop.order_batch) == (route_id, sequence, order_batch):
+        return None
+    return RoutePlanItem(
+        plan_id=plan_id, customer_id=shop.id, base_version=shop.version,
+        old_route_id=shop.route_id, old_sequence=shop.sequence,
+        new_route_id=route_id, new_sequence=sequence,
+        old_order_batch=shop.order_batch, new_order_batch=order_batch,
+        old_visit_batch=shop.visit_batch, new_visit_batch=shop.visit_batch,
+    )  # fmt: skip
 
 
 def day_summary(
