@@ -14,7 +14,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from api.pgcluster import ClusterConfig, ClusterError, EmbeddedCluster
+from tests.reliability.processes import children, wait_gone
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -52,38 +52,14 @@ def _connect(cluster: EmbeddedCluster, database: str = "retailgis") -> psycopg.C
     )  # fmt: skip
 
 
-def _is_gone(pid: int) -> bool:
-    """True when the process no longer exists or is a zombie nobody reaped yet."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state in ("Z", "X")
-
-
-def _children(pid: int) -> list[int]:
-    children = []
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat_file.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if fields and int(fields[1]) == pid:
-            children.append(int(stat_file.parent.name))
-    return children
-
-
 def _crash(cluster: EmbeddedCluster) -> int:
     """kill -9 the postmaster and its children, wait until they are gone; return its pid."""
     pid = cluster.status().pid
     assert pid is not None
-    victims = [pid, *_children(pid)]
+    victims = [pid, *children(pid)]
     for victim in victims:
         os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while not all(_is_gone(victim) for victim in victims):
-        assert time.monotonic() < deadline, "postgres processes did not exit after SIGKILL"
-        time.sleep(0.1)
+    wait_gone(victims, 30, "postgres processes after SIGKILL")
     return pid
 
 
