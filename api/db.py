@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,14 +13,18 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolResetState
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, PoolProxiedConnection, PoolResetState
 
 from api.pgcluster import ClusterConfig, EmbeddedCluster
 from api.settings import PROJECT_ROOT, Settings
 from domain.access.rowsecurity import CONNECTION_MARK, LEAVE_SQL, SCOPE_CACHE
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+# A pooled read connection is checked with a round trip only after this long in the pool.
+PING_AFTER_IDLE_S = 2.0
+_RETURNED_AT = "retailgis_returned_at"
 
 
 def make_engine(url: str | URL, **kwargs: object) -> Engine:
@@ -58,7 +63,41 @@ def read_engine(engine: Engine, size: int) -> Engine:
     once); a test's engine without a pool gets a sibling without one."""
     if isinstance(engine.pool, NullPool):
         return make_engine(engine.url, poolclass=NullPool)
-    return make_engine(engine.url, pool_size=size, max_overflow=0)
+    readers = make_engine(engine.url, pool_size=size, max_overflow=0, pool_pre_ping=False)
+    ping_when_idle(readers, PING_AFTER_IDLE_S)
+    return readers
+
+
+def ping_when_idle(engine: Engine, seconds: float) -> None:
+    """Check a pooled connection with a round trip only when it has been in the pool for
+    more than ``seconds`` (``pool_pre_ping`` pings at every checkout: one round trip more
+    per request, the largest part of a small query's cost). A connection returned a
+    moment ago was working a moment ago. If the server went away in that moment, the
+    request it serves fails once, SQLAlchemy recognises the disconnect and invalidates
+    the pool's connections, and the next requests connect anew; after a longer outage
+    every connection has been idle long enough to be pinged and replaced first."""
+
+    @event.listens_for(engine, "connect")
+    def _connected(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(
+        dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is not None and time.monotonic() - returned <= seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces it (and tries again, up to 3 times)
+            raise DisconnectionError("the pooled connection is gone") from exc
+        if not alive:
+            raise DisconnectionError("the pooled connection is gone")
 
 
 def reset_row_security(engine: Engine) -> None:

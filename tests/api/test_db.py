@@ -3,6 +3,8 @@ and unexpected errors are logged by type, SQLSTATE and frames, never by their me
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -39,3 +41,45 @@ def test_the_log_line_of_an_unexpected_error_never_holds_its_message(db_url: str
     assert PHONE not in line
     assert "DataError" in line and "SQLSTATE 22003" in line and "in ['customers']" in line
     assert "test_db.py:" in line
+
+
+def test_read_pool_pings_a_connection_only_after_it_sat_idle(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the read-only requests' pool (one connection) with a short idle limit
+    import api.db as db
+
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.3)
+    base = make_engine(db_url, pool_size=1, max_overflow=0)
+    readers = db.read_engine(base, 1)
+    pings: list[bool] = []
+    real_ping = readers.dialect.do_ping
+
+    def counted(dbapi_connection: object) -> bool:
+        alive = False
+        try:
+            alive = real_ping(dbapi_connection)
+        finally:
+            pings.append(alive)
+        return alive
+
+    monkeypatch.setattr(readers.dialect, "do_ping", counted)
+    try:
+        with readers.connect() as conn:
+            pid = conn.scalar(text("SELECT pg_backend_pid()"))
+        # when it is used again at once: no round trip to check it
+        with readers.connect() as conn:
+            assert conn.scalar(text("SELECT pg_backend_pid()")) == pid
+        assert pings == []
+        # when its backend dies while it sits in the pool beyond the limit
+        with base.connect() as other:
+            assert other.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        time.sleep(0.4)
+        # then the checkout pings it, finds it gone and hands out a new connection
+        with readers.connect() as conn:
+            assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
+        assert pings == [False]  # one check, of the dead one; the new one needs none
+        assert readers.pool.checkedout() == 0
+    finally:
+        readers.dispose()
+        base.dispose()
