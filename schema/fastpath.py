@@ -138,10 +138,7 @@ class _Run:
 
     def sql(self) -> str:
         args = {s.key: self.arguments(s) for s in self.plan.steps if s.kind != "typename"}
-        statement = self.plan.sql.statement(self.plan, self.context, args)
-        text = self.context.session.connection().execute(statement).scalar_one()
-        assert isinstance(text, str)
-        return text
+        return self.plan.sql.run(self.plan, self.context, args, self.context.session.connection())
 
     def python(self) -> dict[str, Any]:
         pending: Pending = {}

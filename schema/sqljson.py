@@ -14,8 +14,8 @@ the scope come from the same conditions as the resolvers'; tests compare the ans
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import GraphQLNonNull, get_named_type
@@ -24,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ColumnElement,
+    Connection,
     Enum,
     FromClause,
     Integer,
@@ -102,6 +103,9 @@ class SqlRoot:
 
     check: Callable[[Renderer, Step], None]
     build: Callable[..., ColumnElement[Any]]
+    # ``params(context, step, **arguments)``: the form of ``build``'s expression for these
+    # arguments (what decides its SQL text) and the values of its named bind parameters
+    params: Callable[..., tuple[Hashable, dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,10 +115,50 @@ class SqlPaths:
 
 
 @dataclass(frozen=True)
+class Template:
+    """A plan's statement compiled once for one form; requests of that form run its text
+    with their own values (building and compiling the statement anew cost more Python
+    than PostgreSQL spends answering a small page)."""
+
+    sql: str
+    defaults: dict[str, Any]  # every parameter's value as compiled (constants included)
+    names: frozenset[str]  # the request's values: named bind parameters, unprocessed
+
+    @classmethod
+    def compile(cls, statement: Select[Any], dialect: Any, names: Iterable[str]) -> Template:
+        """Raises ``NotSql`` when the text cannot be reused with other values: a value
+        rendered into the text, an expanding or processed parameter, or a name missing."""
+        compiled = statement.compile(dialect=dialect)
+        wanted = frozenset(names)
+        binds = compiled.binds
+        processors = compiled._bind_processors
+        late = set(compiled.literal_execute_params) | set(compiled.post_compile_params)
+        if compiled.positiontup is not None or late or not wanted <= binds.keys():
+            raise NotSql("the statement's text depends on its values")
+        if any(binds[n].expanding or n in processors for n in wanted):
+            raise NotSql("a value needs processing")
+        defaults = dict(compiled.construct_params())
+        for name, value in defaults.items():
+            if (process := processors.get(name)) is not None:
+                defaults[name] = process(value)
+        return cls(compiled.string, defaults, wanted)
+
+    def parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        if values.keys() != self.names:
+            raise NotSql("other values than the template's")
+        return {**self.defaults, **values}
+
+
+MAX_TEMPLATES = 64  # forms kept per plan (scope form × filter names × order)
+
+
+@dataclass(frozen=True)
 class Renderer:
-    """Builds the JSON expressions of a plan's objects (checked once by ``check``)."""
+    """Builds the JSON expressions of a plan's objects (checked once by ``check``) and
+    keeps its statements by form (``Template``)."""
 
     paths: SqlPaths
+    templates: dict[Hashable, Template] = field(default_factory=dict, compare=False)
 
     def check(self, plan: Plan) -> None:
         """Raises ``NotSql`` unless every field of the plan renders in SQL (and one reads
@@ -216,6 +260,33 @@ class Renderer:
                 )
             pairs += [key_literal(step.key), value]
         return select(cast(func.json_build_object(*pairs), Text))
+
+    def run(
+        self, plan: Plan, ctx: Context, args: Mapping[str, dict[str, Any]], conn: Connection
+    ) -> str:
+        """The ``data`` object as JSON text: by the plan's template for the request's form
+        when its root gives one (one root field), else by a statement built for it."""
+        steps = [s for s in plan.steps if s.kind != "typename"]
+        root = self.paths.roots["Query", steps[0].name] if len(steps) == 1 else None
+        if root is None or root.params is None:
+            return _scalar_text(conn.execute(self.statement(plan, ctx, args)))
+        form, values = root.params(ctx, steps[0], **args[steps[0].key])
+        template = self.templates.get(form)
+        if template is None:
+            statement = self.statement(plan, ctx, args)
+            try:
+                template = Template.compile(statement, conn.dialect, values)
+            except NotSql:
+                return _scalar_text(conn.execute(statement))
+            if len(self.templates) < MAX_TEMPLATES:
+                self.templates[form] = template
+        return _scalar_text(conn.exec_driver_sql(template.sql, template.parameters(values)))
+
+
+def _scalar_text(result: Any) -> str:
+    text = result.scalar_one()
+    assert isinstance(text, str)
+    return text
 
 
 def json_object(args: Sequence[Any]) -> Any:

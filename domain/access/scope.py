@@ -7,7 +7,7 @@ Out-of-scope records are reported as not found, so their existence is not disclo
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, bindparam, false, select, true
 from sqlalchemy.orm import Session
 
 from domain.access.principal import Principal
@@ -16,18 +16,40 @@ from domain.errors import NOT_FOUND, DomainError
 from domain.models import Customer, User
 
 
-def customer_scope(principal: Principal) -> ColumnElement[bool]:
+def scope_values(principal: Principal) -> tuple[str, dict[str, int]]:
+    """The form of the principal's scope and its values by bind name: a statement built
+    for one form serves every principal of that form (``scope_condition``)."""
     scope = role_rights(principal.role).scope
     if scope == "city":
-        return true()
+        return "city", {}
     if scope == "own":
-        return Customer.customer_manager_id == principal.user_id
+        return "own", {"scope_user_id": principal.user_id}
     if scope == "team":
-        team = select(User.id).where(User.org_unit_id == principal.org_unit_id)
-        return Customer.customer_manager_id.in_(team.scalar_subquery())
+        return "team", {"scope_unit_id": principal.org_unit_id}
     if principal.region_id is None:  # a county role without a county: sees nothing
-        return false()
-    return Customer.admin_region_id == principal.region_id
+        return "nothing", {}
+    return "county", {"scope_region_id": principal.region_id}
+
+
+def scope_condition(form: str, values: dict[str, int]) -> ColumnElement[bool]:
+    """The customers of a scope, its values as bind parameters named as in
+    ``scope_values`` (one principal's scope per statement)."""
+    c = Customer.__table__.c
+    if form == "city":
+        return true()
+    if form == "own":
+        return c.customer_manager_id == bindparam("scope_user_id", values["scope_user_id"])
+    if form == "team":
+        unit = bindparam("scope_unit_id", values["scope_unit_id"])
+        team = select(User.id).where(User.org_unit_id == unit)
+        return c.customer_manager_id.in_(team.scalar_subquery())
+    if form == "county":
+        return c.admin_region_id == bindparam("scope_region_id", values["scope_region_id"])
+    return false()
+
+
+def customer_scope(principal: Principal) -> ColumnElement[bool]:
+    return scope_condition(*scope_values(principal))
 
 
 def get_customer_in_scope(

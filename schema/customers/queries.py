@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from enum import Enum
+from typing import Any
 
 import strawberry
 from geoalchemy2 import Geography
-from sqlalchemy import ColumnElement, cast, func, or_
+from sqlalchemy import ColumnElement, Float, Text, bindparam, cast, func, or_
 
 from domain.access import customer_scope
 from domain.errors import INVALID, OUT_OF_RANGE, DomainError
@@ -56,47 +58,16 @@ class CustomerOrder(Enum):
     ROUTE_SEQUENCE = "delivery_sequence"
 
 
-def _point(p: PointInput) -> ColumnElement[object]:
-    """The point in WGS-84 (SRID 4326), converted from GCJ-02/BD-09 when it says so."""
-    lng, lat = to_wgs84(p.lng, p.lat, GeoCrs(p.crs.value))
-    return func.ST_SetSRID(func.ST_MakePoint(lng, lat), 4326)
-
-
-def _conditions(f: CustomerFilter) -> list[ColumnElement[bool]]:
-    c = CustomerRow
-    where: list[ColumnElement[bool]] = []
-    if f.search:
-        like = f"%{f.search.strip()}%"
-        texts = (c.customer_code, c.shop_name, c.licence_no, c.address)
-        where.append(or_(*(t.like(like) for t in texts), c.phone == f.search.strip()))
-    equal = {
-        "status": c.status, "business_format": c.business_format, "market_type": c.market_type,
-        "business_scale": c.business_scale, "credit_rating": c.credit_rating,
-        "route_id": c.delivery_route_id, "manager_id": c.customer_manager_id,
-        "region_id": c.admin_region_id,
-    }  # fmt: skip
-    for name, column in equal.items():
-        value = getattr(f, name)
-        if value is not None:
-            where.append(column == value)
-    if f.within is not None:
-        geom = func.ST_SetSRID(func.ST_GeomFromGeoJSON(_json(f.within)), 4326)
-        where.append(func.ST_Within(c.location, geom))
-    if f.near is not None:
-        if not 0 < f.near.radius_m <= 50_000:
-            raise DomainError(INVALID, "半径须在 0 到 50000 米之间", "near.radiusM")
-        try:
-            check_point(f.near.point.lng, f.near.point.lat, GeoCrs(f.near.point.crs.value))
-        except PointError as err:  # the search of a point that cannot be meant
-            raise DomainError(OUT_OF_RANGE, NEAR_REFUSED[err.reason], "near.point") from None
-        where.extend(_near(f.near))
-    if f.bbox is not None:
-        if len(f.bbox) != 4 or not (f.bbox[0] < f.bbox[2] and f.bbox[1] < f.bbox[3]):
-            raise DomainError(INVALID, "bbox 须为 [minLng, minLat, maxLng, maxLat]", "bbox")
-        where.append(c.location.intersects(func.ST_MakeEnvelope(*f.bbox, 4326)))
-    return where
-
-
+EQUAL = {
+    "status": "status",
+    "business_format": "business_format",
+    "market_type": "market_type",
+    "business_scale": "business_scale",
+    "credit_rating": "credit_rating",
+    "route_id": "delivery_route_id",
+    "manager_id": "customer_manager_id",
+    "region_id": "admin_region_id",
+}  # fmt: skip  (filter field → customers column)
 METRES_PER_DEGREE = 111_320.0
 NEAR_REFUSED = {
     "not_finite": "经纬度须为有限数值",
@@ -105,32 +76,93 @@ NEAR_REFUSED = {
 }
 
 
-def _near(near: NearInput) -> list[ColumnElement[bool]]:
-    """Within radiusM metres: a bounding box on the geometry (served by the GiST index),
-    then the exact distance on the spheroid through geography."""
-    point, radius = near.point, near.radius_m
-    dlat = radius / METRES_PER_DEGREE * 1.01
-    dlng = dlat / max(math.cos(math.radians(point.lat)), 0.01)
-    box = func.ST_MakeEnvelope(
-        point.lng - dlng, point.lat - dlat, point.lng + dlng, point.lat + dlat, 4326
-    )
-    exact = func.ST_DWithin(
-        cast(CustomerRow.location, Geography), cast(_point(point), Geography), radius
-    )
-    return [CustomerRow.location.intersects(box), exact]
+def filter_values(f: CustomerFilter) -> dict[str, Any]:
+    """The filter's values by bind name, checked (a refused one raises ``DomainError``).
+
+    Which names are present decides the conditions' form (``filter_conditions``), so a
+    statement built for one set of names serves every request with the same set, with
+    only the values changing (``schema.customers.sql``)."""
+    values: dict[str, Any] = {}
+    if f.search:
+        term = f.search.strip()
+        values["search_like"], values["search_exact"] = f"%{term}%", term
+    for name in EQUAL:
+        if (value := getattr(f, name)) is not None:
+            values[f"filter_{name}"] = value
+    if f.within is not None:
+        values["within"] = json.dumps(f.within)
+    if f.near is not None:
+        values.update(_near_values(f.near))
+    if f.bbox is not None:
+        if len(f.bbox) != 4 or not (f.bbox[0] < f.bbox[2] and f.bbox[1] < f.bbox[3]):
+            raise DomainError(INVALID, "bbox 须为 [minLng, minLat, maxLng, maxLat]", "bbox")
+        values.update(zip(BBOX, f.bbox, strict=True))
+    return values
 
 
-def _json(value: object) -> str:
-    import json
+BBOX = ("bbox_west", "bbox_south", "bbox_east", "bbox_north")
+NEAR_BOX = ("near_west", "near_south", "near_east", "near_north")
 
-    return json.dumps(value)
+
+def _near_values(near: NearInput) -> dict[str, float]:
+    """The point in WGS-84 (converted from GCJ-02/BD-09 when it says so), the radius, and
+    the lng/lat box around the point that holds every point within the radius."""
+    if not 0 < near.radius_m <= 50_000:
+        raise DomainError(INVALID, "半径须在 0 到 50000 米之间", "near.radiusM")
+    point = near.point
+    try:
+        check_point(point.lng, point.lat, GeoCrs(point.crs.value))
+    except PointError as err:  # the search of a point that cannot be meant
+        raise DomainError(OUT_OF_RANGE, NEAR_REFUSED[err.reason], "near.point") from None
+    lng, lat = to_wgs84(point.lng, point.lat, GeoCrs(point.crs.value))
+    dlat = near.radius_m / METRES_PER_DEGREE * 1.01
+    dlng = dlat / max(math.cos(math.radians(lat)), 0.01)
+    box = (lng - dlng, lat - dlat, lng + dlng, lat + dlat)
+    return {"near_lng": lng, "near_lat": lat, "near_radius": near.radius_m,
+            **dict(zip(NEAR_BOX, box, strict=True))}  # fmt: skip
+
+
+def filter_conditions(values: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    """The conditions of ``filter_values``, each value a bind parameter of that name."""
+    c = CustomerRow.__table__.c
+
+    def bound(name: str, type_: Any) -> Any:
+        return bindparam(name, values[name], type_=type_)
+
+    where: list[ColumnElement[bool]] = []
+    if "search_like" in values:
+        like = bound("search_like", Text())
+        texts = (c.customer_code, c.shop_name, c.licence_no, c.address)
+        exact = c.phone == bound("search_exact", c.phone.type)
+        where.append(or_(*(t.like(like) for t in texts), exact))
+    for name, column in EQUAL.items():
+        if f"filter_{name}" in values:
+            where.append(c[column] == bound(f"filter_{name}", c[column].type))
+    if "within" in values:
+        geom = func.ST_SetSRID(func.ST_GeomFromGeoJSON(bound("within", Text())), 4326)
+        where.append(func.ST_Within(c.location, geom))
+    if "near_lng" in values:
+        # a box on the geometry (served by the GiST index), then the exact distance on the
+        # spheroid through geography
+        box = func.ST_MakeEnvelope(*(bound(n, Float()) for n in NEAR_BOX), 4326)
+        point = func.ST_SetSRID(
+            func.ST_MakePoint(bound("near_lng", Float()), bound("near_lat", Float())), 4326
+        )
+        exact = func.ST_DWithin(
+            cast(c.location, Geography), cast(point, Geography), bound("near_radius", Float())
+        )
+        where += [c.location.intersects(box), exact]
+    if "bbox_west" in values:
+        box = func.ST_MakeEnvelope(*(bound(n, Float()) for n in BBOX), 4326)
+        where.append(c.location.intersects(box))
+    return where
 
 
 def customer_where(ctx: Context, f: CustomerFilter | None) -> list[ColumnElement[bool]]:
     """The caller's scope (refusing an anonymous caller) and the filter's conditions."""
     where = [customer_scope(ctx.require())]
     if f is not None:
-        where += _conditions(f)
+        where += filter_conditions(filter_values(f))
     return where
 
 

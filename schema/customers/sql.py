@@ -11,17 +11,23 @@ tests compare both paths for every field declared here, for every role.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Table, func, select
+from sqlalchemy import ColumnElement, FromClause, Integer, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from domain.access.scope import scope_values
 from domain.models import Customer as CustomerRow
 from domain.models import DeliveryRoute, Ticket, User
 from schema.context import Context
 from schema.customers.columns import COLUMNS
-from schema.customers.queries import CustomerFilter, CustomerOrder, customer_where
+from schema.customers.queries import (
+    CustomerFilter,
+    CustomerOrder,
+    customer_where,
+    filter_values,
+)
 from schema.fastplan import Step
 from schema.loaders import TICKETS_PER_CUSTOMER
 from schema.pagination import decode_cursor, page_size
@@ -163,6 +169,9 @@ def _customers(
     size, offset = page_size(first), decode_cursor(after)
     where = customer_where(ctx, filter)
     order = (CUSTOMERS.c[order_by.value], CUSTOMERS.c.id)
+    # named: the statement is kept per form and run again with other values (``_params``)
+    limit = bindparam("page_limit", size + 1, type_=Integer)
+    offset_bound = bindparam("page_offset", offset, type_=Integer)
     read = {order_by.value, "id"} | {
         name
         for edges in step.children
@@ -173,14 +182,17 @@ def _customers(
     }
     page = (
         select(*[CUSTOMERS.c[c] for c in sorted(read)]).where(*where).order_by(*order)
-        .offset(offset).limit(size + 1).cte()
+        .offset(offset_bound).limit(limit).cte()
     )  # fmt: skip
-    shown = select(page).order_by(page.c[order_by.value], page.c.id).limit(size).subquery()
+    size_bound = bindparam("page_size", size, type_=Integer)
+    shown = select(page).order_by(page.c[order_by.value], page.c.id).limit(size_bound).subquery()
     values: dict[str, Callable[[], Any]] = {  # built only when selected
         "totalCount": lambda: (
             select(func.count()).select_from(CUSTOMERS).where(*where).scalar_subquery()
         ),
-        "hasNextPage": lambda: select(func.count()).select_from(page).scalar_subquery() > size,
+        "hasNextPage": lambda: (
+            select(func.count()).select_from(page).scalar_subquery() > size_bound
+        ),
     }
     pairs: list[Any] = []
     for child in step.children:
@@ -197,6 +209,23 @@ def _customers(
             value = select(func.coalesce(agg, EMPTY)).scalar_subquery()
         pairs += [key_literal(child.key), value]
     return func.json_build_object(*pairs)
+
+
+def _params(
+    ctx: Context,
+    step: Step,
+    filter: CustomerFilter | None,
+    first: int | None,
+    after: str | None,
+    order_by: CustomerOrder,
+) -> tuple[Hashable, dict[str, Any]]:
+    """The form of ``_customers``' statement for these arguments and its values by bind
+    name, without building it: the scope's form, the filter's names, the order."""
+    size, offset = page_size(first), decode_cursor(after)
+    form, values = scope_values(ctx.require())
+    filtered = filter_values(filter) if filter is not None else {}
+    page = {"page_limit": size + 1, "page_offset": offset, "page_size": size}
+    return (form, order_by.value, *filtered), {**values, **filtered, **page}
 
 
 def _object(step: Step, values: dict[str, Callable[[], Any]]) -> Any:
@@ -219,4 +248,6 @@ def _edge(renderer: Renderer, step: Step, row: FromClause) -> Any:
     return func.json_build_object(*pairs)
 
 
-SQL_PATHS = SqlPaths(types=TYPES, roots={("Query", "customers"): SqlRoot(_check, _customers)})
+SQL_PATHS = SqlPaths(
+    types=TYPES, roots={("Query", "customers"): SqlRoot(_check, _customers, _params)}
+)

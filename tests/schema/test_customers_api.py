@@ -288,3 +288,29 @@ def _cursor(offset: int) -> str:
     from schema.pagination import encode_cursor
 
     return encode_cursor(offset)
+
+
+def test_near_a_gcj02_point_searches_around_the_point_it_means(
+    gql: Gql, username_of: Any, api_db: Engine
+) -> None:
+    # given a shop and its location as a GCJ-02 map (Amap, Tencent) shows it, some 500 m
+    # from the WGS-84 numbers
+    from geo.crs import wgs84_to_gcj02
+
+    with Session(api_db) as s:
+        cid, lng, lat = s.execute(
+            select(Customer.id, func.ST_X(Customer.location), func.ST_Y(Customer.location))
+            .where(Customer.location.is_not(None))
+            .order_by(Customer.id)
+            .limit(1)
+        ).one()
+    g_lng, g_lat = wgs84_to_gcj02(lng, lat)
+    # when searching 30 m around that GCJ-02 point
+    found = gql(
+        "query($p: PointInput!) { customers(filter: {near: {point: $p, radiusM: 30}}) {"
+        " edges { node { id } } } }",
+        {"p": {"lng": g_lng, "lat": g_lat, "crs": "GCJ02"}},
+        user=username_of("market_dept"),
+    )
+    # then the shop is found (the index's box is drawn around the converted point)
+    assert cid in {e["node"]["id"] for e in found["data"]["customers"]["edges"]}

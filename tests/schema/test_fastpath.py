@@ -275,3 +275,46 @@ def test_documents_it_cannot_run_are_left_to_graphql_core(
     assert fast.plan(query, parse(query), None) is None
     md = username_of("market_dept")
     assert _same(post, client, slow, query, variables, md)[0] == 200
+
+
+def test_a_statement_kept_for_a_form_serves_other_values_and_principals(
+    client: TestClient, slow: TestClient, post: Post, api_db: Engine, answered: list[bool]
+) -> None:
+    # given several customer managers (one scope form, each their own shops), a city
+    # user, and points across the city
+    with Session(api_db) as s:
+        managers = s.scalars(
+            select(User.username).where(User.role == "customer_manager").order_by(User.id)
+        ).all()[:3]
+        city = s.scalar(select(User.username).where(User.role == "market_dept").limit(1))
+        points = [
+            {"lng": x, "lat": y}
+            for x, y in s.execute(
+                select(func.ST_X(Customer.location), func.ST_Y(Customer.location))
+                .where(Customer.customer_manager_id.is_not(None))
+                .order_by(Customer.customer_manager_id, Customer.id)
+                .limit(3)
+            )
+        ]
+    assert len(managers) == 3 and city is not None
+    cases = [(NEAR, {"p": p, "r": r}) for p in points for r in (300.0, 2500.0)]
+    cases += [(NESTED, {"n": n}) for n in (3, 17)]
+    seen = 0
+    # when each asks every case: the second asker of a form runs the first one's statement
+    for user in [*managers, city]:
+        for query, variables in cases:
+            answered.clear()
+            status, body = _same(post, client, slow, query, variables, user)
+            assert status == 200 and "errors" not in body, body
+            assert answered[-1] is True
+            seen += len(body["data"]["customers"]["edges"])
+    # then every answer was graphql-core's (above), not all of them empty, and one
+    # statement was kept per form: managers' and the city's, near's and the page's
+    assert seen > 0
+    fast: FastPath = client.app.state.graphql.fast  # type: ignore[attr-defined]
+    near = fast.plan(NEAR, parse(NEAR), None)
+    nested = fast.plan(NESTED, parse(NESTED), None)
+    assert near is not None and nested is not None
+    for plan in (near, nested):  # (other tests of this module add their users' forms)
+        forms = [form[0] for form in plan.sql.templates]
+        assert forms.count("own") == 1 and forms.count("city") == 1, forms
