@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 
+from domain.access.scope import scope_condition, scope_values
 from domain.models import Customer as CustomerRow
 from schema.context import Context
-from schema.customers.columns import column_plan
+from schema.customers.columns import ColumnPlan, column_plan
 from schema.customers.types import Customer, CustomerConnection, customer_node
 from schema.pagination import Edge, PageInfo, encode_cursor
 
@@ -58,4 +59,32 @@ def customer_page(
 
 def customer_one(ctx: Context, names: Collection[str], where: Where) -> Customer | None:
     found = _nodes(ctx, names, where, limit=1)
+    return found[0] if found else None
+
+
+_KEPT: dict[tuple[ColumnPlan, str, str], Select[Any]] = {}
+MAX_KEPT = 256  # column plans × scope forms × key columns
+
+
+def customer_one_by(
+    ctx: Context, names: Collection[str], column: str, value: object
+) -> Customer | None:
+    """One customer by a unique column (``id``, ``customer_code``) in the caller's scope.
+    The lean select is built once per column plan, scope form and column, and run again
+    with each request's values: building the expressions and their cache key cost more
+    Python than PostgreSQL spends on the lookup."""
+    plan = column_plan(names)
+    form, values = scope_values(ctx.require())
+    key = CustomerRow.__table__.c[column]
+    if plan.full:
+        return customer_one(ctx, names, [scope_condition(form, values), key == value])
+    kept = (plan, form, column)
+    stmt = _KEPT.get(kept)
+    if stmt is None:
+        where = scope_condition(form, values), key == bindparam("key_value", value, key.type)
+        stmt = select(*plan.select_list).where(*where).limit(1)
+        if len(_KEPT) < MAX_KEPT:
+            _KEPT[kept] = stmt
+    rows = ctx.session.connection().execute(stmt, {**values, "key_value": value}).all()
+    found = plan.nodes(rows)
     return found[0] if found else None

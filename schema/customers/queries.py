@@ -19,7 +19,7 @@ from geo.crs import Crs as GeoCrs
 from geo.crs import to_wgs84
 from geo.points import PointError, check_point
 from schema.context import Context, Info
-from schema.customers.page import customer_one, customer_page
+from schema.customers.page import customer_one_by, customer_page
 from schema.customers.types import Customer, CustomerConnection
 from schema.pagination import decode_cursor, page_size, selected_names, wants_total
 from schema.scalars import GeoJSON, PointInput
@@ -189,8 +189,9 @@ def customer_by(
     """``customer``: also run by the fast path (``schema.customers.fast``)."""
     if (id is None) == (code is None):
         raise DomainError(INVALID, "请提供 id 或 code 之一", "id")
-    key = CustomerRow.id == id if id is not None else CustomerRow.customer_code == code
-    return customer_one(ctx, names, [*customer_where(ctx, None), key])
+    if id is not None:
+        return customer_one_by(ctx, names, "id", id)
+    return customer_one_by(ctx, names, "customer_code", code)
 
 
 @strawberry.type
