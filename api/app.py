@@ -172,8 +172,8 @@ def create_app(
     app.state.ticket_events = hub
     app.state.vault = vault
     app.state.graphql = Runtime(
-        sessions=sessions, read_sessions=read_only_sessionmaker(readers), vault=app.state.vault,
-        principals=principals or PrincipalCache(),
+        sessions=sessions, read_sessions=read_only_sessionmaker(readers, in_autocommit=True),
+        vault=app.state.vault, principals=principals or PrincipalCache(),
         fast=FastPath(schema, HOT_PATHS, SQL_PATHS) if fast_path else None,
     )  # fmt: skip
     return app

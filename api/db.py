@@ -61,9 +61,14 @@ def read_engine(engine: Engine, size: int) -> Engine:
     request of that scope sends nothing (``domain.access.rowsecurity.enter_scope``); no
     owner code ever gets one. ``size`` connections at most (the requests a process runs at
     once); a test's engine without a pool gets a sibling without one."""
+    # every read-only request runs in autocommit: set once per connection, not switched
+    # on every checkout and back on every return
     if isinstance(engine.pool, NullPool):
-        return make_engine(engine.url, poolclass=NullPool)
-    readers = make_engine(engine.url, pool_size=size, max_overflow=0, pool_pre_ping=False)
+        return make_engine(engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    readers = make_engine(
+        engine.url, pool_size=size, max_overflow=0, pool_pre_ping=False,
+        isolation_level="AUTOCOMMIT",
+    )  # fmt: skip
     ping_when_idle(readers, PING_AFTER_IDLE_S)
     return readers
 

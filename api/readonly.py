@@ -41,12 +41,12 @@ def _refuse_flush(session: Session, flush: UOWTransaction, instances: object) ->
         raise ReadOnlyWrite("a query may not write; use a mutation")
 
 
-def read_only_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT"),
-        class_=ReadOnlySession,
-        expire_on_commit=False,
-    )
+def read_only_sessionmaker(engine: Engine, *, in_autocommit: bool = False) -> sessionmaker[Session]:
+    """Sessions in autocommit: ``in_autocommit`` says the engine's connections are made so
+    (``api.db.read_engine``); else each connection they use is switched to it and back."""
+    if not in_autocommit:
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return sessionmaker(engine, class_=ReadOnlySession, expire_on_commit=False)
 
 
 _local = threading.local()

@@ -67,6 +67,9 @@ def test_read_pool_pings_a_connection_only_after_it_sat_idle(
     try:
         with readers.connect() as conn:
             pid = conn.scalar(text("SELECT pg_backend_pid()"))
+            # (made in autocommit: a read-only request needs no BEGIN, COMMIT or switch)
+            assert conn.connection.dbapi_connection.autocommit is True  # type: ignore[union-attr]
+            assert conn.scalar(text("SELECT now() = statement_timestamp()")) is True
         # when it is used again at once: no round trip to check it
         with readers.connect() as conn:
             assert conn.scalar(text("SELECT pg_backend_pid()")) == pid

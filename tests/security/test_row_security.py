@@ -157,7 +157,7 @@ def test_a_read_pool_connection_keeps_its_scope_and_sends_it_only_when_it_change
 
     base = create_engine(city.engine.url, pool_size=1, max_overflow=0)
     readers = read_engine(base, 1)
-    factory = read_only_sessionmaker(readers)
+    factory = read_only_sessionmaker(readers, in_autocommit=True)  # as the app makes it
     try:
 
         def request(role: str) -> tuple[int, int, str]:
