@@ -23,7 +23,10 @@ embedded cluster (``<data dir>/bench-pg``, port 54339, database ``retailgis_benc
 6. three queries: (a) nested: 100 customers with manager name, route name + stop count
    and ticket statuses; (b) near: customers within 500 m of a shop, total count + first
    page of 50; (c) by code: one customer by code. Each at 1, 10 and 50 concurrent clients
-   (asyncio; ``httpx.AsyncClient`` for the servers), each client looping for ``SECONDS``
+   (asyncio; an ``aiohttp.ClientSession`` with one keep-alive connection per client for
+   the servers: since the fifth run; httpx before, which spent about 1 ms of CPU per
+   request, five times aiohttp's, on the same 2 cores as the servers), each client looping
+   for ``SECONDS``
    (6 s; env ``BENCH_SECONDS`` overrides) after a ``WARMUP`` of 1.5 s. p50 / p99 in ms and
    requests/s for each target, and the CPU time per request of the server's processes,
    of PostgreSQL (postmaster and backends) and of this process (the load generator, or
@@ -61,6 +64,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import aiohttp  # noqa: E402
 import graphql_inprocess as inproc  # noqa: E402
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
@@ -429,23 +433,28 @@ def graphql_call(
     headers: dict[str, str],
     check: Callable[[dict[str, Any]], bool],
 ) -> Call:
-    payload = {"query": query, "variables": variables}
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    sent = {**headers, "Content-Type": "application/json"}
 
-    async def call(client: httpx.AsyncClient) -> None:
-        resp = await client.post(endpoint, json=payload, headers=headers)
-        body = resp.json()
-        if resp.status_code != 200 or body.get("errors") or not check(body["data"]):
-            raise RuntimeError(f"{resp.status_code}: {str(body)[:200]}")
+    async def call(client: aiohttp.ClientSession) -> None:
+        async with client.post(endpoint, data=body, headers=sent) as resp:
+            raw = await resp.read()
+        answer = json.loads(raw)
+        if resp.status != 200 or answer.get("errors") or not check(answer["data"]):
+            raise RuntimeError(f"{resp.status}: {str(answer)[:200]}")
 
     return call
 
 
-async def http_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=1))
+async def http_client() -> aiohttp.ClientSession:
+    """One client: one keep-alive connection (aiohttp: a fifth of httpx's CPU per request)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=1), timeout=aiohttp.ClientTimeout(total=30)
+    )
 
 
-async def close_http(c: httpx.AsyncClient) -> None:
-    await c.aclose()
+async def close_http(c: aiohttp.ClientSession) -> None:
+    await c.close()
 
 
 def sql_call(sql: str, params: tuple[Any, ...], expect: int | None) -> Call:
