@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -28,10 +29,12 @@ from graphql import (
     ValidationContext,
     ValidationRule,
     VariableNode,
+    Visitor,
     get_named_type,
     get_nullable_type,
     is_list_type,
     value_from_ast_untyped,
+    visit,
 )
 from graphql.language.ast import OperationType
 from graphql.type import GraphQLInterfaceType, GraphQLObjectType
@@ -232,6 +235,21 @@ def cost_errors(
             )
             errors.append(GraphQLError(msg))
     return errors
+
+
+def first_variables(document: DocumentNode) -> frozenset[str]:
+    """The variables given as a ``first`` argument anywhere in the document: the only
+    variables the cost reads (``_Cost.first``), so a document's cost is the same for every
+    request with the same values of these."""
+    names: set[str] = set()
+
+    class _Firsts(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            if node.name.value == "first" and isinstance(node.value, VariableNode):
+                names.add(node.value.name.value)
+
+    visit(document, _Firsts())
+    return frozenset(names)
 
 
 def cost_rule(variables: Mapping[str, Any], max_cost: int = MAX_COST) -> type[ValidationRule]:

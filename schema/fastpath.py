@@ -41,12 +41,13 @@ from graphql import (
 from strawberry.types.arguments import convert_arguments
 
 from schema.context import Context
-from schema.cost import cost_errors
+from schema.cost import cost_errors, first_variables
 from schema.fastplan import HotPaths, Plan, Step, Unsupported, compile_plan
 from schema.sqljson import NotSql, Renderer, SqlPaths
 
 log = logging.getLogger("retailgis.graphql.fastpath")
 MAX_PLANS = 256
+MAX_COSTS = 64  # cost verdicts kept per plan (by the values of its `first` variables)
 _NO_PLAN = object()
 Pending = dict[int, tuple[Step, list[tuple[dict[str, Any], Any]]]]
 Complete = Callable[[Any, Pending], Any]
@@ -77,6 +78,7 @@ class FastPath:
                 for step in found.steps:
                     _attach(step)
                 found.sql = self._renderer(found)
+                found.cost_variables = tuple(sorted(first_variables(document)))
             except Unsupported:
                 found = _NO_PLAN
             with self._lock:
@@ -95,6 +97,20 @@ class FastPath:
             return None
         return renderer
 
+    def _within_cost(self, plan: Plan, document: DocumentNode, variables: dict[str, Any]) -> bool:
+        """The cost limit for these variables, known from an earlier request with the same
+        values of the variables the cost reads (a document without any: from the first)."""
+        key = tuple(variables.get(name) for name in plan.cost_variables)
+        try:
+            known = plan.within_cost.get(key)
+        except TypeError:  # a list or object given as `first`: not kept (and refused later)
+            return not cost_errors(self.schema._schema, document, variables)
+        if known is None:
+            known = not cost_errors(self.schema._schema, document, variables)
+            if len(plan.within_cost) < MAX_COSTS:
+                plan.within_cost[key] = known
+        return known
+
     def execute(
         self,
         query: str,
@@ -106,7 +122,7 @@ class FastPath:
         """The response's ``data`` (as JSON text when PostgreSQL rendered it), or None: run
         the normal executor instead."""
         plan = self.plan(query, document, operation_name)
-        if plan is None or cost_errors(self.schema._schema, document, variables or {}):
+        if plan is None or not self._within_cost(plan, document, variables or {}):
             return None
         try:
             run = _Run(self.schema, context, plan, variables or {})

@@ -89,6 +89,9 @@ class Plan:
     operation_variables: Any  # the operation's variable definitions
     steps: list[Step]
     sql: Any = None  # a ``schema.sqljson.Renderer`` when PostgreSQL renders the whole data
+    # the cost limit's verdict by the values of the variables it reads (``first``)
+    cost_variables: tuple[str, ...] = ()
+    within_cost: dict[tuple[Any, ...], bool] = field(default_factory=dict)
 
 
 class _Compiler:

@@ -318,3 +318,29 @@ def test_a_statement_kept_for_a_form_serves_other_values_and_principals(
     for plan in (near, nested):  # (other tests of this module add their users' forms)
         forms = [form[0] for form in plan.sql.templates]
         assert forms.count("own") == 1 and forms.count("city") == 1, forms
+
+
+COSTLY = """query($n: Int!) { customers(first: $n) { edges { node { tickets {
+  id type status title reason customerId makerId regionId } } } } }"""
+
+
+def test_the_cost_limit_is_known_per_value_of_first(
+    client: TestClient, slow: TestClient, post: Post, username_of: Any, answered: list[bool]
+) -> None:
+    # given a document within the cost limit for 5 customers and above it for 200
+    from schema import schema as development_schema
+    from schema.cost import cost_errors
+
+    document = parse(COSTLY)
+    assert not cost_errors(development_schema._schema, document, {"n": 5})
+    assert cost_errors(development_schema._schema, document, {"n": 200})
+    md = username_of("market_dept")
+    # when both are asked in turn, then the fast path answers 5 and leaves 200 to the
+    # normal executor, which refuses it (the verdict kept for one value is not another's)
+    for n, fast in ((5, True), (200, False), (5, True), (200, False)):
+        answered.clear()
+        status, body = _same(post, client, slow, COSTLY, {"n": n}, md)
+        assert answered[-1] is fast, n
+        assert status == 200 and ("errors" in body) is not fast, body
+        if not fast:
+            assert "costs" in body["errors"][0]["message"]
