@@ -61,7 +61,10 @@ class FieldSpec:
 
     def rule(self, name: str) -> Rule | None:
         """The field's rule of that name, if it has one."""
-        return next((r for r in self.rules if r.name == name), None)
+        for rule in self.rules:  # a loop, not a generator: called for millions of cells
+            if rule.name == name:
+                return rule
+        return None
 
     def has_rule(self, name: str) -> bool:
         return self.rule(name) is not None

@@ -102,22 +102,6 @@ class Plan:
     conditions: tuple[tuple[FieldSpec, FieldSpec, tuple[Stored, ...]], ...]
     orders: tuple[tuple[FieldSpec, FieldSpec, bool], ...]  # (field, other, strictly after)
     location: FieldSpec | None
-    memo: dict[tuple[str, type, Any], Any | DomainError] = field(default_factory=dict)
-
-    def normalise(self, spec: FieldSpec, raw: Any) -> Any:
-        """``normalise_value``, remembered for the repeating types (pure: no database)."""
-        if spec.type not in MEMO_TYPES:
-            return normalise_value(spec, raw)
-        key = (spec.key, type(raw), raw)
-        if key not in self.memo:
-            try:
-                self.memo[key] = normalise_value(spec, raw)
-            except DomainError as exc:
-                self.memo[key] = exc
-        found = self.memo[key]
-        if isinstance(found, DomainError):
-            raise DomainError(found.code, found.message, found.field)
-        return found
 
 
 def make_plan(specs: Sequence[FieldSpec]) -> Plan:
@@ -189,17 +173,56 @@ def _check_route(row: Row, by_key: dict[str, FieldSpec]) -> None:
         row.refuse(spec, INCONSISTENT, f"与{by_key[ROUTE].label_zh}须同时填写")
 
 
-def read_row(number: int, cells: Cells, cols: ColumnMap, plan: Plan) -> Row:
+@dataclass(frozen=True)
+class Column:
+    """A file column of a catalogue field, with the values already normalised in this
+    import when the field's type repeats (``MEMO_TYPES``): each distinct cell once."""
+
+    index: int
+    spec: FieldSpec
+    memo: dict[Any, Any] | None
+
+    def value(self, raw: Any) -> Any:
+        """The stored form of a non-blank cell; DomainError when refused."""
+        if self.memo is None:
+            return normalise_value(self.spec, cell_value(self.spec, raw))
+        key = raw if type(raw) is str else (type(raw), raw)  # 1, 1.0 and True apart
+        found = self.memo.get(key, _MISSING)
+        if found is _MISSING:
+            try:
+                found = normalise_value(self.spec, cell_value(self.spec, raw))
+            except DomainError as exc:
+                found = exc
+            self.memo[key] = found
+        if isinstance(found, DomainError):
+            raise DomainError(found.code, found.message, found.field)
+        return found
+
+
+_MISSING = object()
+
+
+def columns_of(cols: ColumnMap) -> list[Column]:
+    """The mapped columns but the location (read from its parts), in file order."""
+    return [
+        Column(index, spec, {} if spec.type in MEMO_TYPES else None)
+        for index, spec in cols.fields.items()
+        if spec.key != LOCATION
+    ]
+
+
+def read_row(
+    number: int, cells: Cells, cols: ColumnMap, plan: Plan, columns: Sequence[Column] = ()
+) -> Row:
     """The row's values as they would be stored for a new record, or its errors."""
     row = Row(number)
-    for index, spec in cols.fields.items():
-        if spec.key == LOCATION:
-            continue
-        raw = cells[index] if index < len(cells) else None
-        if is_blank(raw):
+    values, width = row.values, len(cells)
+    for col in columns or columns_of(cols):
+        raw = cells[col.index] if col.index < width else None
+        if raw is None or (isinstance(raw, str) and not raw.strip()):  # is_blank, inlined
             continue
         try:
-            row.values[spec.key] = plan.normalise(spec, cell_value(spec, raw))
+            values[col.spec.key] = col.value(raw)
         except DomainError as exc:
             row.errors.append(exc)
     if plan.location is not None:
@@ -221,9 +244,10 @@ def read_rows(
     tick: Tick | None = None,
 ) -> list[Row]:
     plan = make_plan(specs)
+    columns = columns_of(cols)
     out: list[Row] = []
     for i, (number, cells) in enumerate(rows, start=1):
-        out.append(read_row(number, cells, cols, plan))
+        out.append(read_row(number, cells, cols, plan, columns))
         if tick is not None and i % 2000 == 0:
             tick(i)
     return out

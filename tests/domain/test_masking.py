@@ -40,3 +40,21 @@ def test_vault_envelope_hides_the_value_and_restores_it() -> None:
 def test_vault_refuses_a_short_secret() -> None:
     with pytest.raises(ValueError, match="at least 32 bytes"):
         Vault(b"short")
+
+
+def test_sealing_a_column_at_once_gives_the_envelopes_of_seal() -> None:
+    # given a column of personal values with an empty one
+    vault = Vault(b"k" * 32)
+    values = ["13812341234", None, "6222000000001234", "13812341234"]
+    # when sealed at once
+    many = vault.seal_many("phone", values)
+    # then each is the envelope seal gives, but for its fresh nonce; empty stays empty
+    assert many[1] is None
+    for value, env in zip(values, many, strict=True):
+        if value is None:
+            continue
+        assert env is not None and is_envelope(env) and vault.open(env) == value
+        one = vault.seal("phone", value)
+        assert one is not None and (env["masked"], env["fp"]) == (one["masked"], one["fp"])
+        assert value not in env["enc"]
+    assert many[0] is not None and many[3] is not None and many[0]["enc"] != many[3]["enc"]
