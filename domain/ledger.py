@@ -4,6 +4,13 @@ the record as of any past moment.
 Values are stored in their JSON form (domain.values); personal fields as a vault envelope
 (masked form, keyed fingerprint, ciphertext), never in clear. Besides the catalogue
 fields the ledger tracks two lifecycle columns, ``closed_at`` and ``merged_into``.
+
+A row is one field change, except an imported record: one row per shop under the reserved
+key ``IMPORT_RECORD`` whose new value is the object ``{field key: stored value}`` of every
+imported field (personal ones sealed each in its own envelope), and whose old value is
+NULL (nothing before). Every reader goes through ``field_changes``, which expands such a
+row into one change per field, so history, replay and the record as of a date show an
+import exactly as one entry per field.
 """
 
 from __future__ import annotations
@@ -37,6 +44,9 @@ SYSTEM_FIELDS: dict[str, FieldSpec] = {
 }
 
 
+IMPORT_RECORD = "*import"  # not a field key: a whole record written by an import
+
+
 def tracked_fields() -> dict[str, FieldSpec]:
     """Every field the ledger records: the catalogue plus the lifecycle columns."""
     return {**{s.key: s for s in catalogue()}, **SYSTEM_FIELDS}
@@ -55,6 +65,17 @@ class Change:
     key: str
     old: Any
     new: Any
+
+
+def field_changes(field_key: str, old_value: Any, new_value: Any) -> list[Change]:
+    """The field changes a ledger row stands for, in stored form: itself, or for a record
+    row (``IMPORT_RECORD``) one change per field of the record, in catalogue order."""
+    if field_key != IMPORT_RECORD:
+        return [Change(field_key, old_value, new_value)]
+    old, new = old_value or {}, new_value or {}
+    fields = tracked_fields()
+    keys = sorted({*old, *new}, key=lambda k: (fields[k].position if k in fields else 10**6, k))
+    return [Change(k, old.get(k), new.get(k)) for k in keys]
 
 
 def write_entries(
@@ -93,8 +114,9 @@ class HistoryEntry:
 def histories(
     session: Session, customer_ids: Sequence[int], *, limit: int = 200
 ) -> dict[int, list[HistoryEntry]]:
-    """The newest ``limit`` entries of each customer in one statement, newest first;
-    personal values appear only in masked form."""
+    """The newest ``limit`` field changes of each customer in one statement, newest first
+    (an imported record's fields in catalogue order); personal values only masked. A row
+    stands for at least one change, so the newest ``limit`` rows always suffice."""
     fields = tracked_fields()
     ranked = (
         select(
@@ -114,14 +136,16 @@ def histories(
     )
     out: dict[int, list[HistoryEntry]] = {cid: [] for cid in customer_ids}
     for e in rows:
-        spec = fields.get(e.field_key)
-        out[e.customer_id].append(
-            HistoryEntry(
-                id=e.id, at=e.at, actor=e.display_name, source=e.source, ticket_id=e.ticket_id,
-                field_key=e.field_key, label_zh=spec.label_zh if spec else e.field_key,
-                old=shown(e.old_value), new=shown(e.new_value),
-            )
-        )  # fmt: skip
+        lines = out[e.customer_id]
+        for c in field_changes(e.field_key, e.old_value, e.new_value)[: limit - len(lines)]:
+            spec = fields.get(c.key)
+            lines.append(
+                HistoryEntry(
+                    id=e.id, at=e.at, actor=e.display_name, source=e.source,
+                    ticket_id=e.ticket_id, field_key=c.key,
+                    label_zh=spec.label_zh if spec else c.key, old=shown(c.old), new=shown(c.new),
+                )
+            )  # fmt: skip
     return out
 
 
@@ -149,7 +173,8 @@ def record_as_of(
         .order_by(LedgerEntry.id.desc())
     )
     for entry in later:
-        record[entry.field_key] = vault.open(entry.old_value)
+        for c in field_changes(entry.field_key, entry.old_value, entry.new_value):
+            record[c.key] = vault.open(c.old)
     return record
 
 
@@ -159,5 +184,6 @@ def replay(
     """Apply ledger entries (oldest first) to an initial record in JSON form."""
     record = dict(initial)
     for entry in entries:
-        record[entry.field_key] = vault.open(entry.new_value)
+        for c in field_changes(entry.field_key, entry.old_value, entry.new_value):
+            record[c.key] = vault.open(c.new)
     return record

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from domain.access.rights import role_rights
+from domain.ledger import IMPORT_RECORD, field_changes
 from domain.models import Customer, LedgerEntry, TicketChange
 from domain.vault import Vault, is_envelope
 
@@ -87,15 +88,24 @@ def clear_values(engine: Engine, vault: Vault | None = None) -> dict[str, str]:
             for key, value in zip(FIELDS, row, strict=True):
                 keep(key, value)
         if vault is not None:
-            for table in (LedgerEntry, TicketChange):
-                sealed = s.execute(
-                    select(table.field_key, table.old_value, table.new_value).where(
-                        table.field_key.in_(FIELDS)
-                    )
-                )
-                for key, *values in sealed:
-                    for value in values:
-                        keep(key, vault.open(value) if is_envelope(value) else value)
+            for key, value in sealed_values(s, vault):
+                keep(key, value)
+    return out
+
+
+def sealed_values(session: Session, vault: Vault) -> list[tuple[str, Any]]:
+    """(field, value opened by the vault) of every personal value in the ledger (imported
+    records included: one change per field) and in ticket changes."""
+    out = []
+    for table in (LedgerEntry, TicketChange):
+        sealed = session.execute(
+            select(table.field_key, table.old_value, table.new_value).where(
+                table.field_key.in_((*FIELDS, IMPORT_RECORD))
+            )
+        )
+        for c in (c for row in sealed for c in field_changes(*row)):
+            if c.key in FIELDS:
+                out += [(c.key, vault.open(v) if is_envelope(v) else v) for v in (c.old, c.new)]
     return out
 
 

@@ -132,7 +132,8 @@ class TicketChange(Base):
 
 
 class LedgerEntry(Base):
-    """The modification ledger (客户信息修改台帐): one row per field change.
+    """The modification ledger (客户信息修改台帐): one row per field change, but one row per
+    imported record (``domain.ledger.IMPORT_RECORD``; readers expand it field by field).
 
     Append-only: a trigger in the database refuses UPDATE and DELETE (migration 0002).
     """

@@ -3,6 +3,8 @@ ledger on success, --all-valid, repeated files (real PostGIS, the 300-shop demo 
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +13,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from domain.catalogue import field
+from domain.customers.present import present_record
+from domain.customers.update import update_customer
 from domain.errors import DUPLICATE, DomainError
 from domain.imports import import_customers_now, read_table
-from domain.ledger import current_record, history, replay
+from domain.ledger import IMPORT_RECORD, current_record, history, record_as_of, replay
 from domain.models import Customer, Import, LedgerEntry
-from domain.vault import Vault
+from domain.vault import Vault, is_envelope
+from tests.domain.conftest import PrincipalFor
 from tests.import_data import customer_records, headers, write_csv, write_xlsx
 
 FORMATS = "便利店、超市、食杂店、烟酒商店、娱乐服务类、其他"
@@ -105,7 +110,7 @@ def test_all_valid_imports_only_the_valid_rows(city: Session, vault: Vault, tmp_
     # then only row 2 is imported, the findings are the same and the import counts them
     assert [i.cells() for i in result.issues] == expected
     assert (result.imported, result.refused) == (1, 7)
-    assert _counts(city) == (customers + 1, ledger + 24, imports + 1)
+    assert _counts(city) == (customers + 1, ledger + 1, imports + 1)
     run = city.get(Import, result.import_id)
     assert run is not None
     assert (run.status, run.rows_total, run.rows_inserted, run.rows_refused) == ("done", 8, 1, 7)
@@ -143,25 +148,31 @@ def test_a_valid_file_imports_exactly_its_rows_with_their_ledger(
     )
     assert first.admin_region_id is not None
     assert first.location_input == {"lng": rows[0][18], "lat": rows[0][19], "crs": "WGS84"}
-    # each with one ledger entry per non-empty field: 18 columns, the point, 4 defaults, region
-    per_shop = city.execute(
-        select(LedgerEntry.customer_id, func.count())
-        .where(LedgerEntry.customer_id.in_(result.customer_ids))
-        .group_by(LedgerEntry.customer_id)
+    # each with one ledger entry holding the whole record: 18 columns, the point, 4 defaults
+    # and the region, personal values sealed in it
+    stored = city.scalars(
+        select(LedgerEntry).where(LedgerEntry.customer_id.in_(result.customer_ids))
     ).all()
-    assert sorted(n for _, n in per_shop) == [24] * 25
-    assert _counts(city) == (customers + 25, ledger + 25 * 24, imports + 1)
-    # readable through the domain: personal values masked in the history, sealed at rest
-    entries = {e.field_key: e for e in history(city, first.id)}
-    assert {e.source for e in entries.values()} == {"import"}
-    assert entries["shop_name"].new == rows[0][1]
-    assert entries["phone"].new != rows[0][11] and entries["phone"].new.startswith("139")
-    sealed = city.scalar(
-        select(LedgerEntry.new_value).where(
-            LedgerEntry.customer_id == first.id, LedgerEntry.field_key == "id_number"
-        )
-    )
-    assert vault.open(sealed) == rows[0][13]
+    assert sorted(e.customer_id for e in stored) == sorted(result.customer_ids)
+    assert {(e.field_key, e.source, e.old_value) for e in stored} == {
+        (IMPORT_RECORD, "import", None)
+    }
+    assert _counts(city) == (customers + 25, ledger + 25, imports + 1)
+    record = next(e.new_value for e in stored if e.customer_id == first.id)
+    assert len(record) == 24 and record["shop_name"] == rows[0][1]
+    for key, clear in (("phone", rows[0][11]), ("bank_account", rows[0][12]),
+                       ("id_number", rows[0][13])):  # fmt: skip
+        assert is_envelope(record[key]) and vault.open(record[key]) == clear
+        assert clear not in json.dumps(record[key])
+    # readable through the domain as one line per field: personal values masked
+    lines = history(city, first.id)
+    assert len(lines) == 24 and {e.source for e in lines} == {"import"}
+    assert [e.field_key for e in lines] == sorted(record, key=lambda k: field(k).position)
+    entries = {e.field_key: e for e in lines}
+    assert entries["shop_name"].new == rows[0][1] and entries["shop_name"].old is None
+    assert entries["shop_name"].label_zh == "店铺名称"
+    assert entries["phone"].new == "139****" + rows[0][11][-4:]
+    assert history(city, first.id, limit=5) == lines[:5]
     run = city.get(Import, result.import_id)
     assert run is not None and run.status == "done" and run.sha256 == read_table(path).sha256
     assert run.request_id == city.scalar(
@@ -271,6 +282,45 @@ def test_ledger_values_are_the_records_json_forms(
         assert from_ledger == record
     first = city.get(Customer, result.customer_ids[0])
     assert first is not None and str(first.business_area_m2) == "30.0"
+
+
+def test_an_imported_record_in_the_history_and_as_of_a_date(
+    city: Session, vault: Vault, principal_for: PrincipalFor, tmp_path: Path
+) -> None:
+    # given an imported shop whose phone is changed a day after the import
+    rows = customer_records(_points(city, 1))
+    result = _run(city, write_csv(tmp_path / "one.csv", headers(), rows), vault)
+    shop = city.get(Customer, result.customer_ids[0])
+    assert shop is not None
+    imported = current_record(shop)
+    (at,) = city.scalars(select(LedgerEntry.at).where(LedgerEntry.customer_id == shop.id))
+    update_customer(
+        city, principal_for("market_dept"), shop.id, shop.version, {"phone": "13911112222"},
+        vault=vault, now=at + dt.timedelta(days=1),
+    )  # fmt: skip
+    # then as of the import the record is the imported one, personal values restored from
+    # the seal and masked when presented
+    assert record_as_of(city, shop, at, vault) == imported
+    assert imported["phone"] == rows[0][11] and imported["id_number"] == rows[0][13]
+    shown = present_record(record_as_of(city, shop, at, vault))
+    assert shown["phone"] == "139****" + rows[0][11][-4:] and shown["id_number"] != rows[0][13]
+    # and before the import every imported field was empty
+    before = record_as_of(city, shop, at - dt.timedelta(seconds=1), vault)
+    filled = {k for k, v in imported.items() if v is not None}
+    assert len(filled) == 24 and all(before[k] is None for k in filled)
+    # and the history shows the edit, then the import field by field
+    lines = history(city, shop.id)
+    assert [(e.field_key, e.source) for e in lines[:2]] == [
+        ("phone", "edit"),
+        ("customer_code", "import"),
+    ]
+    assert [e.field_key for e in lines[1:]] == sorted(filled, key=lambda k: field(k).position)
+    assert all(e.old is None for e in lines[1:]) and len(history(city, shop.id, limit=3)) == 3
+    masked = "139****" + rows[0][11][-4:]
+    assert lines[0].old == masked and {e.new for e in lines if e.field_key == "phone"} == {
+        masked,
+        "139****2222",
+    }
 
 
 def test_gbk_csv_and_system_columns(city: Session, vault: Vault, tmp_path: Path) -> None:

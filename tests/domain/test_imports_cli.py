@@ -23,6 +23,7 @@ from domain.demo import load_demo
 from domain.imports import import_customers, read_table, start_import
 from domain.vault import Vault
 from tests.import_data import customer_records, headers, write_csv
+from tests.leaks import sealed_values
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "retailgis-cli-import-test-secret-0123456789"
@@ -102,17 +103,28 @@ def test_cli_imports_a_file_once_and_purchases_idempotently(
 ) -> None:
     url, engine = city_db
     customers, ledger, imports = _counts(engine)
-    path = write_csv(tmp_path / "good.csv", headers(), customer_records(_points(engine, 5)))
+    rows = customer_records(_points(engine, 5))
+    path = write_csv(tmp_path / "good.csv", headers(), rows)
     # when importing a valid file
     done = _cli(url, tmp_path, "customers", str(path))
-    # then its rows are in with their ledger, and the summary says so
+    # then its rows are in with their ledger (one entry a shop), and the summary says so
     assert done.returncode == 0, done.stderr
     assert "已导入客户 5 户（导入编号 1，共 5 行），每户的台帐已写入。" in done.stdout
-    assert _counts(engine) == (customers + 5, ledger + 5 * 24, imports + 1)
+    assert _counts(engine) == (customers + 5, ledger + 5, imports + 1)
+    # and the ledger holds the personal values sealed, which the leak scan reads through the
+    # vault (one record per shop, each field in it)
+    with Session(engine) as session:
+        stored = session.scalars(
+            text("SELECT new_value::text FROM ledger_entries WHERE source = 'import'")
+        ).all()
+        opened = set(sealed_values(session, Vault(SECRET.encode())))
+    assert len(stored) == 5 and not any(r[11] in t or r[13] in t for r in rows for t in stored)
+    wanted = {(k, r[i]) for r in rows for k, i in (("phone", 11), ("bank_account", 12))}
+    assert wanted | {("id_number", r[13]) for r in rows} <= opened
     # when importing the same file again, it is refused and nothing changes
     again = _cli(url, tmp_path, "customers", str(path))
     assert again.returncode == 1 and "不再重复导入" in again.stderr
-    assert _counts(engine) == (customers + 5, ledger + 5 * 24, imports + 1)
+    assert _counts(engine) == (customers + 5, ledger + 5, imports + 1)
     # and a purchase file imported twice changes nothing the second time
     rows = [["990000000001", "2026-11", "10.5", "1200.00", 12]]
     purchases = write_csv(tmp_path / "p.csv", ["客户代码", "月份", "条数", "金额", "品种数"], rows)
@@ -144,14 +156,14 @@ def test_an_import_dying_before_its_commit_leaves_nothing_and_a_rerun_completes(
     # when rerun, the import completes and the dead one is marked interrupted
     done = _cli(url, tmp_path, "customers", str(path))
     assert done.returncode == 0, done.stderr
-    assert _counts(engine) == (before[0] + 50, before[1] + 50 * 24, before[2] + 2)
+    assert _counts(engine) == (before[0] + 50, before[1] + 50, before[2] + 2)
     assert _statuses(engine)[-2:] == ["interrupted", "done"]
 
 
 def _wait_for_copy(engine: Engine, proc: subprocess.Popen[str], deadline: float) -> None:
     sql = text(
         "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
-        " AND (query LIKE 'COPY customers%' OR query LIKE 'COPY ledger_entries%')"
+        " AND (query LIKE 'COPY customers%' OR query LIKE 'COPY import_rendered%')"
     )
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the import finished before it could be killed"
