@@ -10,7 +10,8 @@ shops) as CSV and as XLSX, then measures, wall clock from reading the file to th
 the commit:
 
 1. ``csv_wall_s``: the CSV import with full validation (catalogue, in-file duplicates,
-   database uniqueness, service area, region) and the ledger (24 entries per shop);
+   database uniqueness, service area, region) and the ledger (one entry per shop holding
+   its 24 imported fields, three of them sealed);
 2. ``xlsx_wall_s``: the same for the XLSX file (openpyxl, read-only mode);
 3. ``copy_wall_s``: PostgreSQL ``COPY … FROM STDIN (FORMAT csv)`` of the same CSV file
    into a bare table of text columns, with commit: the floor.
