@@ -4,9 +4,9 @@ Ids are drawn from the customers' sequence first, so the rows are rendered in Py
 without a round trip per row. Each record gets one ledger entry (source ``import``,
 ``domain.ledger.IMPORT_RECORD``) holding all its non-empty fields in the stored form of
 every other path, and the import's request id ties it to the import's row: personal fields
-sealed by the vault (``stored_form``) here and sent by COPY into a temporary table, the
-rest built by the database in the one INSERT … SELECT that writes the entries
-(``domain.imports.ledger_sql``).
+sealed by the vault here, a column at a time, and sent by COPY into a temporary table, the
+rest built by the database in the INSERT … SELECT that writes the entries of each chunk
+of 10,000 records (``domain.imports.ledger_sql``), while Python seals the next chunk.
 """
 
 from __future__ import annotations

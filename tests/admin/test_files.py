@@ -117,6 +117,13 @@ def test_the_second_step_imports_the_valid_rows(
         run = s.scalars(select(Import).order_by(Import.id.desc())).first()
     assert run is not None and (run.status, run.rows_inserted, run.rows_refused) == ("done", 2, 1)
     assert run.actor_name == admin_demo.user("market_dept")
+    # and the ledger tab of an imported shop lists its one import record field by field,
+    # the phone masked
+    tab = browser_client.get(f"/admin/customers/{codes[1]}", params={"tab": "history"}).text
+    ledger = tab.split('id="ledger"')[1].split("</table>")[0]
+    assert ledger.count("<td>导入</td>") == ledger.count("<tr><td>") == 24
+    assert "<td>店铺名称</td>" in ledger and "导入测试商店720002号" in ledger
+    assert "139****0002" in ledger and "13900720002" not in tab
     # and the same upload cannot be imported twice (the stored file is gone)
     again = _import(browser_client, token, report, "valid")
     assert "上传的文件已失效" in again and customers_count(admin_demo) == customers + 2
