@@ -6,7 +6,8 @@ embedded cluster (``<data dir>/bench-pg``, port 54339, database ``retailgis_benc
 
 1. data: reuses the demo city there when it has at least 100,000 customers, else loads the
    100,000-shop demo city (seed 42, as of 2025-03-18, the application's vault) and commits;
-   ``VACUUM (ANALYZE)`` of the tables the queries read (since the fifth run); a bearer token for the ``market_dept`` user (city scope) is created (1 day);
+   ``VACUUM (ANALYZE)`` of the tables the queries read (since the fifth run); a bearer
+   token for the ``market_dept`` user (city scope) is created (1 day);
 2. in-process figures (``graphql_inprocess.py``): the app in this process (starlette
    TestClient) runs each query 60 times, as served (fast path) and with graphql-core
    alone: p50 wall and CPU time per request; and the SQL statements one nested request

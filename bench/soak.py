@@ -21,9 +21,10 @@ migrates it, then:
    and not measured (``BENCH_SMOKE=1``: 30 s with 10 s of warm-up). The warm-up is 3
    minutes because that is how long the web processes take, under this load, to fill their
    bounded caches (parsed documents, principals, compiled statements of two engines) and
-   reach their allocator plateau (see bench/README.md, soak runs 2 and 3). A user starts a write flow while the
-   write flows are under 20 % of the requests so far (a flow's own reads, the shop read
-   before an edit and the approver's queue, count as reads), else a read.
+   reach their allocator plateau (see bench/README.md, soak runs 2 and 3). A user starts a
+   write flow while the write flows are under 20 % of the requests so far (a flow's own
+   reads, the shop read before an edit and the approver's queue, count as reads), else a
+   read.
 
    Reads (the client apps' typical queries): ``list`` a customer manager's own active shops
    (first 20, with route) or the city's shops of one county and business format (market

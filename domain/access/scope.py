@@ -7,7 +7,7 @@ Out-of-scope records are reported as not found, so their existence is not disclo
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, bindparam, false, select, true
+from sqlalchemy import BindParameter, ColumnElement, bindparam, false, select, true
 from sqlalchemy.orm import Session
 
 from domain.access.principal import Principal
@@ -40,7 +40,7 @@ def scope_condition(form: str, values: dict[str, int]) -> ColumnElement[bool]:
     if form == "own":
         return c.customer_manager_id == bindparam("scope_user_id", values["scope_user_id"])
     if form == "team":
-        unit = bindparam("scope_unit_id", values["scope_unit_id"])
+        unit: BindParameter[int] = bindparam("scope_unit_id", values["scope_unit_id"])
         team = select(User.id).where(User.org_unit_id == unit)
         return c.customer_manager_id.in_(team.scalar_subquery())
     if form == "county":

@@ -359,8 +359,11 @@ def test_filters_status_type_customer_overdue_and_awaiting_me(gql: Gql, api_db: 
     with Session(api_db) as s:
         past_due = set(
             s.scalars(
-                select(TicketStep.ticket_id).join(Ticket, Ticket.id == TicketStep.ticket_id).where(
-                    TicketStep.status == "active", TicketStep.due_at < dt.datetime.now(dt.UTC),
+                select(TicketStep.ticket_id)
+                .join(Ticket, Ticket.id == TicketStep.ticket_id)
+                .where(
+                    TicketStep.status == "active",
+                    TicketStep.due_at < dt.datetime.now(dt.UTC),
                     Ticket.status.in_(("open", "applied")),
                 )
             )
