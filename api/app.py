@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager, suppress
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -175,5 +176,6 @@ def create_app(
         sessions=sessions, read_sessions=read_only_sessionmaker(readers, in_autocommit=True),
         vault=app.state.vault, principals=principals or PrincipalCache(),
         fast=FastPath(schema, HOT_PATHS, SQL_PATHS) if fast_path else None,
+        read_pool=readers.pool if isinstance(readers.pool, QueuePool) else None,
     )  # fmt: skip
     return app

@@ -51,6 +51,9 @@ class HotPaths:
 
     roots: Mapping[tuple[str, str], RootField]
     batches: Mapping[tuple[str, str], BatchField]
+    # roots that read one row by a unique key (one index lookup): a plan of only these and
+    # plain fields may run on the event loop (``Plan.lookup``)
+    lookups: frozenset[tuple[str, str]] = frozenset()
 
 
 def _all_defaulted(sfield: StrawberryField) -> bool:
@@ -89,6 +92,8 @@ class Plan:
     operation_variables: Any  # the operation's variable definitions
     steps: list[Step]
     sql: Any = None  # a ``schema.sqljson.Renderer`` when PostgreSQL renders the whole data
+    # every root a unique-key lookup (``HotPaths.lookups``), nothing below it batched
+    lookup: bool = False
     # the cost limit's verdict by the values of the variables it reads (``first``)
     cost_variables: tuple[str, ...] = ()
     within_cost: dict[tuple[Any, ...], bool] = field(default_factory=dict)
@@ -187,7 +192,15 @@ class _Compiler:
         steps = self.steps(query_type, [op.selection_set])
         if not all(s.kind in ("root", "typename") for s in steps):
             raise Unsupported("root field")
-        return Plan(op.variable_definitions, steps)
+        lookup = any(s.kind == "root" for s in steps) and all(
+            s.kind == "typename" or (("Query", s.name) in self.hot.lookups and _unbatched(s))
+            for s in steps
+        )
+        return Plan(op.variable_definitions, steps, lookup=lookup)
+
+
+def _unbatched(step: Step) -> bool:
+    return all(c.kind != "batch" and _unbatched(c) for c in step.children)
 
 
 def _named(type_: Any) -> Any:

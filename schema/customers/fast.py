@@ -58,4 +58,5 @@ HOT_PATHS = HotPaths(
         ("Customer", "tickets"): _tickets,
         ("RouteStats", "stops"): _route_stops,
     },
+    lookups=frozenset({("Query", "customer")}),  # by id or by code: a unique index
 )

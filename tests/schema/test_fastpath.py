@@ -344,3 +344,49 @@ def test_the_cost_limit_is_known_per_value_of_first(
         assert status == 200 and ("errors" in body) is not fast, body
         if not fast:
             assert "costs" in body["errors"][0]["message"]
+
+
+def test_unique_key_lookups_run_on_the_event_loop_and_the_rest_in_worker_threads(
+    client: TestClient, post: Post, api_db: Engine, username_of: Any, monkeypatch: Any
+) -> None:
+    import threading
+
+    import schema.customers.fast as fast
+    import schema.customers.queries as queries
+
+    # given a spy on the customer lookups and pages (as the fast path and the resolvers
+    # call them): which thread runs them
+    threads: list[str] = []
+    for module, name in (
+        (fast, "customer_by"),
+        (queries, "customer_by"),
+        (queries, "customer_page"),
+    ):
+        real = getattr(module, name)
+
+        def spy(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    code, cid, _ = _sample(api_db)
+    md = username_of("market_dept")
+    lookup = "query($c: String!) { customer(code: $c) { id shopName phone } }"
+    page_of = "{ customers(first: 3) { edges { node { id phone } } } }"
+    both = "query($c: String, $i: Int) { customer(code: $c, id: $i) { id } }"
+    for query in (lookup, page_of, both):
+        post(client, query, {"c": code, "i": cid}, md)  # first sight: a worker thread
+    # when each is asked again
+    threads.clear()
+    _, found = post(client, lookup, {"c": code}, md)
+    _, listed = post(client, page_of, None, md)
+    _, refused = post(client, both, {"c": code, "i": cid}, md)
+    # then the lookup ran on the event loop's thread, the page in a worker thread, and a
+    # lookup the fast path does not answer (a refusal) went on to a worker thread
+    worker = "AnyIO worker thread"
+    assert found["data"]["customer"]["id"] == cid
+    assert len(listed["data"]["customers"]["edges"]) == 3
+    assert refused["errors"] and refused["data"] == {"customer": None}
+    loop = threads[0]
+    # (the refused lookup: on the loop, then the fast path and graphql-core in the worker)
+    assert loop != worker and threads == [loop, worker, loop, worker, worker], threads
