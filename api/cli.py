@@ -66,6 +66,7 @@ def main() -> None:
 def serve(host: str | None, port: int | None, no_demo: bool) -> None:
     """Start the database if embedded, migrate, load the demo city if empty, and serve."""
     from api.runtime import prepare_database, serve_http
+    from api.webprocs import StartFailed
 
     settings = _settings()
     logging.basicConfig(
@@ -83,6 +84,8 @@ def serve(host: str | None, port: int | None, no_demo: bool) -> None:
         _say(f"后台任务进程已启动（pid {worker.pid}，线路规划等长任务在此运行）")
     try:
         serve_http(settings, url, host, port)
+    except StartFailed as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         if worker is not None:
             worker.terminate()

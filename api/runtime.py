@@ -85,8 +85,9 @@ def save_credentials(summary: DemoSummary, settings: Settings) -> str:
 
 
 def serve_http(settings: Settings, url: str, host: str, port: int) -> None:
-    """Serve until stopped: in this process, or in ``settings.workers`` uvicorn worker
-    processes, each building its app with ``worker_app``. The database is prepared by now.
+    """Serve until stopped: in this process, or in ``settings.workers`` web processes
+    (``api.webprocs``: each its own socket on the port), each building its app with
+    ``worker_app``. The database is prepared by now.
 
     Several processes share nothing but PostgreSQL: the periodic run takes an advisory lock
     (it runs once across them), each process LISTENs for ticket events itself (so every
@@ -100,10 +101,9 @@ def serve_http(settings: Settings, url: str, host: str, port: int) -> None:
         app = create_app(settings, serving_engine(url))
         uvicorn.run(app, host=host, port=port, log_level=settings.log_level)
         return
-    uvicorn.run(
-        "api.runtime:worker_app", factory=True, workers=settings.workers, host=host, port=port,
-        log_level=settings.log_level,
-    )  # fmt: skip
+    from api.webprocs import serve_processes
+
+    serve_processes(settings.workers, host, port, settings.log_level)
 
 
 def worker_app() -> Starlette:
