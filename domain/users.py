@@ -1,4 +1,5 @@
-"""Users and API tokens: creation, listing, revocation, lookup of a bearer token."""
+"""Users and API tokens: creation, listing, revocation, lookup of a bearer token; the
+tokens a signed-in user manages (its own; every user's for it_admin)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,18 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from domain.errors import DUPLICATE, INVALID, NOT_FOUND, DomainError
+from domain.access.principal import Principal
+from domain.errors import (
+    DUPLICATE,
+    FORBIDDEN,
+    INVALID,
+    NO_CHANGE,
+    NOT_FOUND,
+    OUT_OF_RANGE,
+    REQUIRED,
+    DomainError,
+    ValidationFailed,
+)
 from domain.models import ApiToken, OrgUnit, User
 from domain.models.org import ROLE_LABELS_ZH, ROLES
 from domain.passwords import hash_password, new_token_secret, token_digest
@@ -213,3 +225,100 @@ def revoke_token(
         .execution_options(synchronize_session=False)
     )
     return _token_rows(session, ApiToken.id == found[0].id)[0]
+
+
+# -- tokens as a signed-in user manages them (the admin's 访问令牌 screen) -------------------
+
+MAX_TOKEN_NAME = 60
+TOKEN_DAYS = (1, 366)
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just created: its secret, to be shown once and never stored, and its row."""
+
+    secret: str
+    row: TokenRow
+
+
+def manages_all_tokens(principal: Principal) -> bool:
+    """The information department (it_admin) manages every user's tokens; any other role
+    manages its own only."""
+    return principal.role == "it_admin"
+
+
+def _own_tokens(principal: Principal) -> tuple[ColumnElement[bool], ...]:
+    return () if manages_all_tokens(principal) else (ApiToken.user_id == principal.user_id,)
+
+
+def tokens_for(session: Session, principal: Principal) -> list[TokenRow]:
+    """The tokens the principal manages, newest first, revoked and expired ones included."""
+    return _token_rows(session, *_own_tokens(principal))[::-1]
+
+
+def token_owners(session: Session, principal: Principal) -> list[UserRow]:
+    """The users the principal may create a token for: every active user for it_admin,
+    else only the principal."""
+    rows = [u for u in list_users(session) if u.is_active]
+    if manages_all_tokens(principal):
+        return rows
+    return [u for u in rows if u.username == principal.username]
+
+
+def _token_request_errors(
+    session: Session, principal: Principal, username: str, name: str, days: int
+) -> list[DomainError]:
+    errors: list[DomainError] = []
+    if not name:
+        errors.append(DomainError(REQUIRED, "请填写令牌名称", "name"))
+    elif len(name) > MAX_TOKEN_NAME:
+        errors.append(DomainError(INVALID, f"令牌名称不能超过 {MAX_TOKEN_NAME} 个字符", "name"))
+    elif not name.isprintable():
+        errors.append(DomainError(INVALID, "令牌名称不能含有控制字符或换行", "name"))
+    if not TOKEN_DAYS[0] <= days <= TOKEN_DAYS[1]:
+        low, high = TOKEN_DAYS
+        errors.append(DomainError(OUT_OF_RANGE, f"有效期须为 {low} 到 {high} 天", "days"))
+    if username != principal.username and not manages_all_tokens(principal):
+        errors.append(DomainError(FORBIDDEN, "只能为自己创建令牌", "user"))
+        return errors
+    active = session.scalar(select(User.is_active).where(User.username == username))
+    if active is None:
+        errors.append(DomainError(NOT_FOUND, f"找不到用户 {username}", "user"))
+    elif not active:
+        errors.append(DomainError(INVALID, f"用户 {username} 已停用", "user"))
+    return errors
+
+
+def create_token_as(
+    session: Session,
+    principal: Principal,
+    *,
+    name: str,
+    days: int,
+    username: str | None = None,
+    now: dt.datetime | None = None,
+) -> NewToken:
+    """A token for ``username`` (default: the principal) created by the principal: its own,
+    or anyone's for it_admin. Every field error at once (ValidationFailed); nothing is
+    created on a refusal."""
+    username = username or principal.username
+    name = name.strip()
+    errors = _token_request_errors(session, principal, username, name, days)
+    if errors:
+        raise ValidationFailed(errors)
+    secret = create_token(session, username=username, days=days, name=name, now=now)
+    return NewToken(secret, _token_rows(session, ApiToken.token_hash == token_digest(secret))[0])
+
+
+def revoke_token_as(
+    session: Session, principal: Principal, token_id: int, *, now: dt.datetime | None = None
+) -> TokenRow:
+    """Revoke a token the principal manages. Another user's token is not found for a role
+    other than it_admin (its existence is not disclosed); a token already revoked is
+    NO_CHANGE and keeps its revocation time."""
+    found = _token_rows(session, ApiToken.id == token_id, *_own_tokens(principal))
+    if not found:
+        raise DomainError(NOT_FOUND, "找不到该令牌", "token")
+    if found[0].revoked_at is not None:
+        raise DomainError(NO_CHANGE, f"令牌 {found[0].prefix} 已吊销，无需再次吊销", "token")
+    return revoke_token(session, token_id=token_id, now=now)
