@@ -143,6 +143,11 @@ def _interact(bp: BrowserPage, path: str) -> None:
         page.locator(".shop-map .leaflet-container").wait_for()
         page.click("nav.tabs a:text-is('修改台帐')")
         page.locator("form.as-of").wait_for()
+    elif path == "/admin/tokens":
+        # a token created through the form: the answer shows its secret once
+        page.fill("#token-form input[name=name]", "CSP 检查")
+        page.click("#token-form button[type=submit]")
+        page.locator("#token-secret").wait_for()
     else:
         return
     page.wait_for_load_state("networkidle")
@@ -169,7 +174,8 @@ def test_every_admin_page_has_no_csp_violation_for_the_role(
     pages, data = get_routes(admin_app)
     assert {"/admin/", "/admin/customers", "/admin/customers/{code}", "/admin/queue",
             "/admin/queue/{ticket_id:int}", "/admin/planner", "/admin/planner/panel",
-            "/admin/planner/plans/{plan_id:int}", "/admin/files"} <= set(pages)  # fmt: skip
+            "/admin/planner/plans/{plan_id:int}", "/admin/files",
+            "/admin/tokens"} <= set(pages)  # fmt: skip
     assert len(data) >= 3
     ids = {"plan_id": str(visit_data.plan_id), "ticket_id": str(visit_data.ticket_id)}
     statuses: dict[str, int] = {}

@@ -433,6 +433,7 @@ UNTARGETED: dict[str, Callable[[Caller], str]] = {
     "admin GET /admin/": _untargeted_get("/admin/"),
     "admin GET /admin/queue": _untargeted_get("/admin/queue"),
     "admin GET /admin/files": _untargeted_get("/admin/files"),
+    "admin GET /admin/tokens": _untargeted_get("/admin/tokens"),
     "admin GET /admin/planner": _untargeted_get("/admin/planner"),
     "admin GET /admin/planner/panel": _untargeted_get("/admin/planner/panel"),
     "admin GET /admin/map/background.geojson": _untargeted_get("/admin/map/background.geojson"),
