@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,25 +51,29 @@ def _csv_rows(data: bytes) -> Iterator[Cells]:
 
 
 def _xlsx_cell(cell: Any) -> Any:
-    # Excel keeps every number as a float: whole ones (codes, counts) are read back as ints.
+    # Excel keeps every number as a float: whole ones (codes, counts) are read back as ints;
+    # calamine gives an empty cell as "".
     if isinstance(cell, float) and cell.is_integer():
         return int(cell)
+    if cell == "":
+        return None
     return cell
 
 
 def _xlsx_rows(data: bytes) -> Iterator[Cells]:
-    import openpyxl  # imported here: only XLSX imports pay for it
+    """The first sheet's rows, read by calamine (Rust; openpyxl took about 22 s for
+    100,000 rows of the basic-information table)."""
+    from python_calamine import CalamineError, CalamineWorkbook
 
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        if not book.sheet_names:
+            return
+        rows = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except (CalamineError, ValueError, OSError):
         raise DomainError(INVALID_FORMAT, "无法读取XLSX文件（文件损坏或不是Excel文件）") from None
-    try:
-        sheet = book.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
-            yield tuple(_xlsx_cell(c) for c in row)
-    finally:
-        book.close()
+    for row in rows:  # from A1, so row numbers are Excel's
+        yield tuple(_xlsx_cell(c) for c in row)
 
 
 def parse_table(name: str, data: bytes) -> Table:

@@ -354,3 +354,33 @@ def test_only_csv_and_xlsx_are_read(tmp_path: Path) -> None:
     with pytest.raises(DomainError) as err:
         read_table(path)
     assert (err.value.code, err.value.message) == ("INVALID_FORMAT", "只能导入CSV或XLSX文件")
+
+
+def test_xlsx_cells_rows_and_broken_files(tmp_path: Path) -> None:
+    """Excel's numbers, dates and blanks as the validation expects them; the row numbers
+    a user sees in Excel (blank rows counted, never reported); a broken file refused."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["客户代码", "许可证号", "许可证有效期起", "备注"])
+    sheet.append([None, None, None, None])  # row 2: blank, skipped but counted
+    sheet.append([610111050001, 610111100001.0, dt.date(2026, 1, 2), 1.5])
+    sheet.append(["  ", None, dt.datetime(2026, 3, 4, 5, 6), "备注"])
+    path = tmp_path / "customers.xlsx"
+    book.save(path)
+    table = read_table(path)
+    assert table.header == ("客户代码", "许可证号", "许可证有效期起", "备注")
+    assert [n for n, _ in table.rows] == [3, 4]
+    first, second = (cells for _, cells in table.rows)
+    assert first[:3] == (610111050001, 610111100001, dt.date(2026, 1, 2))
+    assert type(first[1]) is int and first[3] == 1.5
+    assert second[1] is None and second[2] == dt.datetime(2026, 3, 4, 5, 6)
+
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(DomainError) as err:
+        read_table(broken)
+    assert (err.value.code, err.value.message) == (
+        "INVALID_FORMAT", "无法读取XLSX文件（文件损坏或不是Excel文件）"
+    )  # fmt: skip
