@@ -4,16 +4,22 @@ One listener per process (`TicketEventHub`): a psycopg async connection that LIS
 `ticket_events` (migration 0006) and fans each notification out to the subscribers'
 queues; it reconnects after a failure. Nothing polls tables. Notifications arrive at commit.
 
-The connection authenticates in `connection_init` (`{"authorization": "Bearer …"}`); a
-missing or invalid token closes it (4403). Only subscriptions run over the socket: queries
-and mutations stay with POST /graphql.
+The connection authenticates in `connection_init`: a client app with its bearer token
+(`{"authorization": "Bearer …"}`), a page of the admin with the session cookie the
+handshake carries plus the session's CSRF token in the payload (`{"csrfToken": …}`: another
+site's page can make the browser send the cookie, but cannot know the token). Anything else
+closes it (4403). The session is checked at connect; a socket outlives neither the page
+nor, in practice, the session (a signed-out page navigates away and closes it). Only
+subscriptions run over the socket: queries and mutations stay with POST /graphql.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
@@ -32,8 +38,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from admin.auth import SESSION_COOKIE
 from domain.access import Principal, load_principal
 from domain.errors import DomainError
+from domain.signin import current_session
 from domain.users import user_for_token
 from schema.tickets.subscriptions import EventsContext, RawTicketEvent
 
@@ -162,6 +170,26 @@ def authenticate(factory: sessionmaker[Session], token: str) -> Principal | None
         return principal
 
 
+def csrf_param(params: dict[str, Any]) -> str | None:
+    """The admin session's CSRF token of a connection_init payload (`csrfToken`)."""
+    value = params.get("csrfToken")
+    return value if isinstance(value, str) and value else None
+
+
+def authenticate_session(
+    factory: sessionmaker[Session], cookie: str, csrf: str | None
+) -> Principal | None:
+    """The admin user of a live session whose CSRF token came along, else None."""
+    with factory() as session:
+        info = current_session(session, cookie, now=dt.datetime.now(dt.UTC), touch=False)
+        if info is None or csrf is None or not secrets.compare_digest(csrf, info.csrf_token):
+            return None
+        try:
+            return load_principal(session, info.user_id, uuid.uuid4())
+        except DomainError:
+            return None
+
+
 class _SubscriptionsOnly:
     """The schema as the WebSocket transport sees it: only subscription operations run."""
 
@@ -194,11 +222,19 @@ class SubscriptionApp(GraphQL[EventsContext, None]):
         self.factory = factory
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> EventsContext:
-        return EventsContext(session_factory=self.factory, events=self.hub)
+        cookie = request.cookies.get(SESSION_COOKIE) if isinstance(request, WebSocket) else None
+        return EventsContext(session_factory=self.factory, events=self.hub, session_cookie=cookie)
 
     async def on_ws_connect(self, context: EventsContext) -> UnsetType:
-        token = bearer(context.connection_params or {})
-        principal = await run_in_threadpool(authenticate, self.factory, token) if token else None
+        params = context.connection_params or {}
+        token = bearer(params)
+        principal = None
+        if token:
+            principal = await run_in_threadpool(authenticate, self.factory, token)
+        elif context.session_cookie:
+            principal = await run_in_threadpool(
+                authenticate_session, self.factory, context.session_cookie, csrf_param(params)
+            )
         if principal is None:
             raise ConnectionRejectionError()
         context.principal = principal

@@ -65,6 +65,8 @@ class EventsContext:
     events: EventSource
     principal: Principal | None = None
     connection_params: dict[str, Any] = field(default_factory=dict)
+    # the admin's session cookie sent with the WebSocket handshake (a page of the admin)
+    session_cookie: str | None = None
 
     def require(self) -> Principal:
         if self.principal is None:
