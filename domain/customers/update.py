@@ -14,6 +14,7 @@ from domain.catalogue import field
 from domain.catalogue.normalise import point_input
 from domain.catalogue.validate import validate_changes
 from domain.customers.apply import apply_values
+from domain.customers.places import settle_place
 from domain.customers.proposals import create_proposal
 from domain.errors import (
     NO_CHANGE,
@@ -94,6 +95,7 @@ def update_customer(
     }
     direct = {k: v for k, v in real.items() if field_right(principal, field(k)) == EDIT}
     proposed = {k: v for k, v in real.items() if k not in direct}
+    settle_place(session, customer, direct)  # route locked; a taken place refused
     raw_location = changes.get("location")
     applied = apply_values(
         session, customer, direct, actor_id=principal.user_id, request_id=principal.request_id,

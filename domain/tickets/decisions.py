@@ -117,7 +117,12 @@ def _apply(
     if customer.version != ticket.base_version:
         mark_stale(session, ticket, now, "提交后客户档案已有更新，未予执行，请按最新档案重新提交。")
         return
-    keep_place_on_route(session, ticket, vault)  # a route's place taken meanwhile: its end
+    if not keep_place_on_route(session, ticket, vault):  # a route's place taken meanwhile
+        mark_stale(
+            session, ticket, now,
+            "提交后该线路上的这一送货顺序已被其他客户占用，未予执行，请按最新线路重新提交。",
+        )  # fmt: skip
+        return
     changes = session.scalars(select(TicketChange).where(TicketChange.ticket_id == ticket.id))
     values = {c.field_key: from_json(field(c.field_key), vault.open(c.new_value)) for c in changes}
     apply_values(

@@ -47,12 +47,12 @@ from domain.catalogue import catalogue, field
 from domain.catalogue.normalise import normalise_value
 from domain.catalogue.validate import validate_changes
 from domain.completeness import customer_completeness, due_date
+from domain.customers.places import route_end
 from domain.errors import FORBIDDEN, NOT_FOUND, REQUIRED, DomainError, ValidationFailed
 from domain.ledger import Change, stored_form, write_entries
 from domain.models import Customer, Ticket, TicketStep
 from domain.tickets.decisions import approve_ticket
 from domain.tickets.engine import activate, default_calendar, open_ticket
-from domain.tickets.places import route_end
 from domain.tickets.types import ticket_type
 from domain.vault import Vault
 from domain.workcal import WorkingCalendar
