@@ -174,6 +174,7 @@ class PurchaseRecord(Base):
         CheckConstraint("amount_yuan >= 0", name="amount_nonnegative"),
         CheckConstraint("brand_count >= 0", name="brand_count_nonnegative"),
         CheckConstraint("extract(day from month) = 1", name="month_first_day"),
+        Index("ix_purchase_records_month", "month"),  # the latest month: one lookup
     )
 
     customer_id: Mapped[int] = mapped_column(

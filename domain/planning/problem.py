@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, or_, select
+from sqlalchemy import ARRAY, BigInteger, any_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -123,9 +123,14 @@ def load_shops(
     c = Customer
     cond = []
     if route_ids is not None:
-        cond.append(c.delivery_route_id.in_(route_ids))
+        cond.append(
+            c.delivery_route_id
+            == any_(bindparam("route_ids", list(route_ids), type_=ARRAY(BigInteger)))
+        )
     if customer_ids is not None:
-        cond.append(c.id.in_(customer_ids))
+        cond.append(
+            c.id == any_(bindparam("customer_ids", list(customer_ids), type_=ARRAY(BigInteger)))
+        )
     stmt = (
         select(
             c.id, c.customer_code, func.ST_X(c.location), func.ST_Y(c.location), c.market_type,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from domain.access.rowsecurity import city_wide
 from domain.models import DeliveryRoute, Depot
-from domain.planning.problem import Lane, lanes_where, load_shops
+from domain.planning.problem import Lane, Shop, lanes_where, load_shops
 from domain.planning.settings import PlanningSettings
 from domain.planning.travel import travel_costs
 from geo import vrp
@@ -63,9 +63,12 @@ def route_figures(
         shops.sort(key=lambda s: (s.sequence is None, s.sequence or 0, s.id))
     costs = travel_costs(session, settings)
     lanes = {x.route_id: x for x in lanes_where(session, None, DeliveryRoute.id.in_(route_ids))}
+    by_route: dict[int | None, list[Shop]] = {}
+    for shop in shops:  # in sequence order
+        by_route.setdefault(shop.route_id, []).append(shop)
     out: dict[int, RouteFigures] = {}
     for route_id, _depot_id, _weekday, lng, lat in routes:
-        stops = [s for s in shops if s.route_id == route_id]
+        stops = by_route.get(route_id, [])
         lane = lanes.get(route_id) or _lane_without_vehicle(session, route_id)
         points = [(float(lng), float(lat)), *[(s.lng, s.lat) for s in stops]]
         matrix = costs.matrix(points, [True, *[s.urban for s in stops]])

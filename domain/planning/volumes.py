@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Interval, cast, func, literal, select
+from sqlalchemy import ARRAY, BigInteger, Interval, any_, bindparam, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -19,6 +19,15 @@ from domain.models import Customer, PurchaseRecord
 
 PURCHASE_MONTHS = 3
 WEEKS = Decimal(PURCHASE_MONTHS * 52) / 12  # 13 weeks (numeric in SQL)
+
+
+def one_of(column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column = ANY(:ids)``: one array parameter (``IN`` renders one placeholder per id:
+    for a depot's day of 10,000 shops a query text the driver spends 0.1 s parsing)."""
+    condition: ColumnElement[bool] = column == any_(
+        bindparam("ids", list(ids), type_=ARRAY(BigInteger))
+    )
+    return condition
 
 
 def _since() -> ColumnElement[Any]:
@@ -41,7 +50,7 @@ def _route_volume_rows(session: Session, route_ids: Sequence[int]) -> Sequence[A
             func.round(func.sum(PurchaseRecord.cartons) / literal(WEEKS), 1),
         )
         .join(PurchaseRecord, PurchaseRecord.customer_id == Customer.id)
-        .where(Customer.delivery_route_id.in_(route_ids), PurchaseRecord.month > _since())
+        .where(one_of(Customer.delivery_route_id, route_ids), PurchaseRecord.month > _since())
         .group_by(Customer.delivery_route_id)
     ).all()
 
@@ -50,7 +59,7 @@ def shop_volumes(session: Session, customer_ids: Sequence[int]) -> dict[int, flo
     """Average weekly cartons of each shop (shops without records are absent)."""
     rows = session.execute(
         select(PurchaseRecord.customer_id, func.sum(PurchaseRecord.cartons) / literal(WEEKS))
-        .where(PurchaseRecord.customer_id.in_(customer_ids), PurchaseRecord.month > _since())
+        .where(one_of(PurchaseRecord.customer_id, customer_ids), PurchaseRecord.month > _since())
         .group_by(PurchaseRecord.customer_id)
     ).all()
     return {customer_id: float(volume) for customer_id, volume in rows}
