@@ -6,6 +6,7 @@ import os
 import socket
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -52,3 +53,13 @@ def counted_statements(target: Any, *, scope: bool = False) -> Iterator[list[str
         yield statements
     finally:
         event.remove(listened, "before_cursor_execute", count)
+
+
+# graphql-transport-ws over starlette's test WebSocket
+WS_PROTOCOL = ["graphql-transport-ws"]
+_ws_reader = ThreadPoolExecutor(max_workers=4)
+
+
+def ws_receive(ws: Any, timeout: float = 10.0) -> dict[str, Any]:
+    """The next message of a test WebSocket, failing (not hanging) when none comes in time."""
+    return _ws_reader.submit(ws.receive_json).result(timeout=timeout)  # type: ignore[no-any-return]

@@ -5,28 +5,23 @@ session's token, or signed out, the socket is refused (4403) and nothing is deli
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
-from starlette.testclient import TestClient, WebSocketTestSession
+from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from admin.auth import SESSION_COOKIE
 from domain.models import Ticket
 from tests.admin.conftest import Demo, SignIn
+from tests.support import WS_PROTOCOL, ws_receive
 
 pytestmark = pytest.mark.timeout(60)
 
-PROTOCOL = ["graphql-transport-ws"]
+
 SUBSCRIPTION = "subscription { ticketEvents { ticketId status } }"
-_pool = ThreadPoolExecutor(max_workers=2)
-
-
-def _receive(ws: WebSocketTestSession, timeout: float = 10.0) -> dict[str, Any]:
-    return _pool.submit(ws.receive_json).result(timeout=timeout)  # type: ignore[no-any-return]
 
 
 def _touch(demo: Demo, ticket_id: int) -> None:
@@ -41,9 +36,9 @@ def test_a_signed_in_page_receives_ticket_events(
     csrf = sign_in(admin_demo.user("market_dept"))  # city scope: every ticket
     ticket_id = admin_demo.scalar(select(Ticket.id).order_by(Ticket.id.desc()).limit(1))
     status = admin_demo.scalar(select(Ticket.status).where(Ticket.id == ticket_id))
-    with browser_client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+    with browser_client.websocket_connect("/graphql", subprotocols=WS_PROTOCOL) as ws:
         ws.send_json({"type": "connection_init", "payload": {"csrfToken": csrf}})
-        assert _receive(ws)["type"] == "connection_ack"
+        assert ws_receive(ws)["type"] == "connection_ack"
         ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
         hub = browser_client.app.state.ticket_events  # type: ignore[attr-defined]
         deadline = time.monotonic() + 10
@@ -51,7 +46,7 @@ def test_a_signed_in_page_receives_ticket_events(
             assert time.monotonic() < deadline, "the subscription did not start"
             time.sleep(0.02)
         _touch(admin_demo, ticket_id)
-        event = _receive(ws)["payload"]["data"]["ticketEvents"]
+        event = ws_receive(ws)["payload"]["data"]["ticketEvents"]
     assert event == {"ticketId": ticket_id, "status": status}
 
 
@@ -62,10 +57,10 @@ def test_a_session_without_its_csrf_token_is_refused(
     sign_in(admin_demo.user("market_dept"))
     hub = browser_client.app.state.ticket_events  # type: ignore[attr-defined]
     before = hub.subscribers
-    with browser_client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+    with browser_client.websocket_connect("/graphql", subprotocols=WS_PROTOCOL) as ws:
         ws.send_json({"type": "connection_init", "payload": payload})
         with pytest.raises(WebSocketDisconnect) as refused:
-            _receive(ws)
+            ws_receive(ws)
     assert refused.value.code == 4403
     assert hub.subscribers == before
 
@@ -78,8 +73,8 @@ def test_a_signed_out_session_is_refused(
     res = browser_client.post("/admin/signout", headers={"X-CSRF-Token": csrf})
     assert res.status_code in (200, 204, 303)
     browser_client.cookies.set(SESSION_COOKIE, cookie)  # the ended session's cookie, replayed
-    with browser_client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+    with browser_client.websocket_connect("/graphql", subprotocols=WS_PROTOCOL) as ws:
         ws.send_json({"type": "connection_init", "payload": {"csrfToken": csrf}})
         with pytest.raises(WebSocketDisconnect) as refused:
-            _receive(ws)
+            ws_receive(ws)
     assert refused.value.code == 4403

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -18,17 +17,12 @@ from api.subscriptions import TicketEventHub, bearer
 from domain.access import load_principal
 from domain.models import Ticket, User
 from domain.tickets.scope import ticket_scope
+from tests.support import WS_PROTOCOL, ws_receive
 
 pytestmark = pytest.mark.timeout(60)
 
-PROTOCOL = ["graphql-transport-ws"]
+
 SUBSCRIPTION = "subscription { ticketEvents { ticketId status type customerId at } }"
-_pool = ThreadPoolExecutor(max_workers=4)
-
-
-def _receive(ws: WebSocketTestSession, timeout: float = 10.0) -> dict[str, Any]:
-    """The next message, failing (not hanging) when none comes in time."""
-    return _pool.submit(ws.receive_json).result(timeout=timeout)  # type: ignore[no-any-return]
 
 
 def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -45,7 +39,7 @@ def _hub(client: TestClient) -> TicketEventHub:
 
 def _connect(ws: WebSocketTestSession, token: str) -> None:
     ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-    assert _receive(ws)["type"] == "connection_ack"
+    assert ws_receive(ws)["type"] == "connection_ack"
 
 
 def _subscribe(client: TestClient, ws: WebSocketTestSession, op_id: str = "1") -> None:
@@ -79,13 +73,13 @@ def test_an_in_scope_change_arrives_and_others_are_filtered(
     inside, outside = _scoped_tickets(api_db, cm)
     assert inside and outside, "the demo city has tickets on both sides of the scope"
     mine, other = inside[0], outside[0]
-    with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+    with client.websocket_connect("/graphql", subprotocols=WS_PROTOCOL) as ws:
         assert ws.accepted_subprotocol == "graphql-transport-ws"
         _connect(ws, token_for(cm))
         _subscribe(client, ws)
         _set_status(api_db, other.id, "withdrawn")  # not the caller's: no event
         _set_status(api_db, mine.id, "withdrawn")
-        message = _receive(ws)
+        message = ws_receive(ws)
         assert message["type"] == "next", message
         assert message["id"] == "1"
         event = message["payload"]["data"]["ticketEvents"]
@@ -105,14 +99,14 @@ def test_a_city_role_sees_every_change_and_uncommitted_ones_do_not_arrive(
     city = username_of("market_dept")
     with Session(api_db) as s:
         first, second = s.scalars(select(Ticket).order_by(Ticket.id.desc()).limit(2)).all()
-    with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+    with client.websocket_connect("/graphql", subprotocols=WS_PROTOCOL) as ws:
         _connect(ws, token_for(city))
         _subscribe(client, ws)
         with Session(api_db) as s:  # rolled back: nothing is delivered
             s.execute(update(Ticket).where(Ticket.id == first.id).values(status="stale"))
             s.rollback()
         _set_status(api_db, second.id, "rejected")
-        event = _receive(ws)["payload"]["data"]["ticketEvents"]
+        event = ws_receive(ws)["payload"]["data"]["ticketEvents"]
         assert (event["ticketId"], event["status"]) == (second.id, "rejected")
 
 
@@ -120,28 +114,28 @@ def test_a_city_role_sees_every_change_and_uncommitted_ones_do_not_arrive(
 def test_a_connection_without_a_valid_token_is_refused(
     client: TestClient, payload: dict[str, str]
 ) -> None:
-    with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+    with client.websocket_connect("/graphql", subprotocols=WS_PROTOCOL) as ws:
         ws.send_json({"type": "connection_init", "payload": payload})
         with pytest.raises(WebSocketDisconnect) as refused:
-            _receive(ws)
+            ws_receive(ws)
         assert refused.value.code == 4403
 
 
 def test_subscribing_before_connection_init_is_refused(client: TestClient) -> None:
-    with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+    with client.websocket_connect("/graphql", subprotocols=WS_PROTOCOL) as ws:
         ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
         with pytest.raises(WebSocketDisconnect) as refused:
-            _receive(ws)
+            ws_receive(ws)
         assert refused.value.code == 4401
 
 
 def test_queries_and_mutations_stay_with_post(
     client: TestClient, token_for: Any, username_of: Any
 ) -> None:
-    with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+    with client.websocket_connect("/graphql", subprotocols=WS_PROTOCOL) as ws:
         _connect(ws, token_for(username_of("market_dept")))
         ws.send_json({"id": "q", "type": "subscribe", "payload": {"query": "{ apiVersion }"}})
-        message = _receive(ws)
+        message = ws_receive(ws)
         assert message["type"] == "error", message
         assert message["id"] == "q"
 
