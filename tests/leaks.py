@@ -1,7 +1,9 @@
 """The personal-data leak scan (issue 9, part 2), shared by the authorization walk
 (tests/security) and the fuzzers (tests/fuzz): what a caller got to see (a response body, a
 rendered page, an export file, a log line) is searched for the city's clear phone numbers,
-ID numbers and bank accounts, and for anything shaped like a mobile number or an ID number.
+ID numbers, bank accounts and home addresses (those that are not also a shop's address
+or mailing address, which are not personal fields), and for anything shaped like a mobile
+number or an ID number.
 
 The only clear value a caller may see is one its role may reveal (rights.csv), and only
 where the read is logged: the one field a reveal answer is for, and an export file. Log
@@ -23,7 +25,7 @@ from domain.ledger import IMPORT_RECORD, field_changes
 from domain.models import Customer, LedgerEntry, TicketChange
 from domain.vault import Vault, is_envelope
 
-FIELDS = ("phone", "id_number", "bank_account")  # catalogue keys, and their masking types
+FIELDS = ("phone", "id_number", "bank_account", "home_address")  # catalogue keys
 MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 ID_NUMBER = re.compile(r"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9A-Za-z])")
 
@@ -79,11 +81,18 @@ def clear_values(engine: Engine, vault: Vault | None = None) -> dict[str, str]:
     out: dict[str, str] = {}
 
     def keep(key: str, value: Any) -> None:
-        if isinstance(value, str) and len(value) >= 8:
+        if isinstance(value, str) and len(value) >= 8 and value not in public:
             out.setdefault(value, key)
 
     with Session(engine) as s:
-        rows = s.execute(select(Customer.phone, Customer.id_number, Customer.bank_account))
+        # a shopkeeper living at the shop, or receiving mail at home, has a home address
+        # equal to the shop's address or its mailing address: fields that are not personal
+        public: set[str] = set()
+        for column in (Customer.address, Customer.mailing_address):
+            public.update(s.scalars(select(column).where(column.is_not(None))))
+        rows = s.execute(
+            select(Customer.phone, Customer.id_number, Customer.bank_account, Customer.home_address)
+        )
         for row in rows:
             for key, value in zip(FIELDS, row, strict=True):
                 keep(key, value)

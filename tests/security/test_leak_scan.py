@@ -20,6 +20,7 @@ def test_the_scanner_finds_a_planted_clear_value(city: City) -> None:
     phone = next(v for v, k in clear.items() if k == "phone")
     id_number = next(v for v, k in clear.items() if k == "id_number")
     bank = next(v for v, k in clear.items() if k == "bank_account")
+    home = next(v for v, k in clear.items() if k == "home_address")
     shown = f'{{"phone":"{mask("phone", phone)}","idNumber":"{mask("id_number", id_number)}"}}'
     masked = Artifact("customer_manager", "graphql", "masked", shown)
     planted = [
@@ -30,6 +31,7 @@ def test_the_scanner_finds_a_planted_clear_value(city: City) -> None:
         # a reveal answer of another field than the one asked for
         Artifact("customer_manager", "page", "reveal", f"<b>{id_number}</b>", reveal_field="phone"),
         Artifact("it_admin", "page", "unknown", "电话 13912345678 身份证 61010419900101123X"),
+        Artifact("county_dept", "page", "home", f"<td>{home}</td>"),  # no home_address grant
     ]
     assert scan([masked], clear) == []
     hits = scan(planted, clear)
@@ -41,6 +43,7 @@ def test_the_scanner_finds_a_planted_clear_value(city: City) -> None:
         "id_number",
         "phone-shaped",
         "id_number-shaped",
+        "home_address",
     ]
     # a reveal of the phone by a role holding the grant is what reveals are for
     allowed = Artifact("customer_manager", "page", "reveal", f"<b>{phone}</b>", "phone")
