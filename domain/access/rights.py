@@ -86,3 +86,12 @@ def field_right(principal: Principal, spec: FieldSpec) -> Right:
 def may_reveal(principal: Principal, spec: FieldSpec) -> bool:
     """Whether the role holds the grant to see this personal field unmasked (on request)."""
     return spec.personal and spec.key in role_rights(principal.role).reveals
+
+
+def may_import(principal: Principal) -> bool:
+    """New records in bulk are onboarding data: city-wide roles that maintain the market
+    department's fields, and the information department (bulk changes)."""
+    rights = role_rights(principal.role)
+    return rights.scope == "city" and (
+        "market_dept" in rights.edits or principal.role == "it_admin"
+    )

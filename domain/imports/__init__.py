@@ -5,7 +5,8 @@ transaction under an import id (``imports`` table) so that a killed import leave
 Typical use (the CLI): ``read_table`` the file; ``start_import`` and commit, so the import
 is seen as running; then in a second transaction ``import_customers`` (or
 ``import_purchases``) and commit. A refused import removes its row; ``write_report``
-writes the findings for the user.
+writes the findings for the user. The admin runs the check and the import as background
+jobs (``domain.imports.jobs``) on uploads it keeps by id (``domain.imports.uploads``).
 """
 
 from domain.imports.customers import import_customers, import_customers_now

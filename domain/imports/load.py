@@ -139,10 +139,11 @@ def _rendered_lines(
 
 def write_ledger(
     session: Session, rows: Sequence[Row], ids: Sequence[int], specs: Sequence[FieldSpec],
-    *, run: Import, vault: Vault,
+    *, run: Import, vault: Vault, tick: Tick | None = None,
 ) -> None:  # fmt: skip
     """The records' ledger entries, a chunk at a time: the database writes one chunk (COPY
-    of its rendered fields, INSERT … SELECT) while Python seals the next."""
+    of its rendered fields, INSERT … SELECT) while Python seals the next. ``tick`` is told
+    the records written so far after each chunk (and may raise to stop)."""
     rendered = [s for s in specs if not by_database(s)]
     in_sql = [s for s in specs if by_database(s)]
     raw = driver(session)
@@ -160,6 +161,8 @@ def write_ledger(
             lines = _rendered_lines(rows[lo:hi], ids[lo:hi], rendered, vault)
             if pending is not None:
                 pending.result()
+                if tick is not None:
+                    tick(lo)
             pending = database.submit(write, lines)
         if pending is not None:
             pending.result()
@@ -179,11 +182,13 @@ def insert_rows(
         return []
     present = set().union(*(r.values.keys() for r in rows))
     used = [s for s in specs if s.key in present]
+    if tick is not None:
+        tick(0)
     ids = allocate_ids(session, len(rows))
     names = ["id", *(s.column for s in used), "location_input"]
     with city_copy(session):  # COPY is refused under row-level security (city roles only)
         copy_chunks(driver(session), "customers", names, _customer_lines(rows, ids, used))
-    write_ledger(session, rows, ids, used, run=run, vault=vault)
+    write_ledger(session, rows, ids, used, run=run, vault=vault, tick=tick)
     if tick is not None:
         tick(len(rows))
     return ids
