@@ -36,6 +36,7 @@ from api.readonly import read_only_sessionmaker
 from api.secrets import make_vault
 from api.settings import Settings
 from api.subscriptions import SubscriptionApp, TicketEventHub, libpq_dsn
+from domain.imports.jobs import configure as configure_imports
 from domain.planning import SETTINGS as PLANNING
 from domain.tickets.engine import default_calendar
 from domain.tickets.scheduler import TickReport, tick
@@ -151,9 +152,10 @@ def create_app(
         AdminConfig(
             sessions=sessions, vault=vault, calendar=default_calendar(),
             basemap=settings.admin_basemap(), production=settings.is_production,
-            upload_dir=settings.data_dir / "uploads",
+            upload_dir=settings.upload_dir,
         )
     )  # fmt: skip
+    configure_imports(settings.upload_dir, lambda: vault)  # as the worker does (tests run jobs)
 
     app = Starlette(
         lifespan=lifespan,

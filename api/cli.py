@@ -94,7 +94,7 @@ def serve(host: str | None, port: int | None, no_demo: bool) -> None:
 
 @main.command()
 def worker() -> None:
-    """Run background jobs (route planning) until stopped."""
+    """Run background jobs (route planning, customer imports) until stopped."""
     from api.worker import run_forever
 
     settings = _settings()

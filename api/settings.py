@@ -106,13 +106,19 @@ class Settings:
     workers: int = 1
     # Route planning: travel-cost engine and speeds, service time, solver budgets.
     planning: PlanningSettings = field(default_factory=PlanningSettings)
-    # `serve` starts a background worker process for jobs (route planning) unless False.
+    # `serve` starts a background worker process for jobs (route planning, the admin's
+    # customer imports) unless False.
     background_worker: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"
+
+    @property
+    def upload_dir(self) -> Path:
+        """Uploaded files waiting for a background job (the admin's customer imports)."""
+        return self.data_dir / "uploads"
 
     def admin_basemap(self) -> Basemap:
         try:

@@ -1,4 +1,5 @@
-"""The background worker: runs queued jobs (route planning) outside the web process.
+"""The background worker: runs queued jobs (route planning, the admin's customer imports)
+outside the web process.
 
 ``retailgis worker`` runs it on its own; ``retailgis serve`` starts one as a child process
 unless ``RETAILGIS_WORKERS_BACKGROUND=0``. Workers wait on ``LISTEN jobs`` (a trigger
@@ -9,6 +10,7 @@ Several workers may run against one database: claims use ``FOR UPDATE SKIP LOCKE
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import signal
@@ -21,7 +23,9 @@ from sqlalchemy.engine import Engine
 
 import domain.planning  # noqa: F401  (registers the planning job handlers)
 from api.db import make_sessionmaker
+from api.secrets import make_vault
 from api.settings import Settings
+from domain.imports import jobs as import_jobs  # registers the customer import's handler
 from domain.jobs import fail_abandoned, run_next
 from domain.planning import SETTINGS as PLANNING
 
@@ -32,6 +36,8 @@ WAIT_S = 5.0
 
 def configure(settings: Settings) -> None:
     PLANNING["planning"] = settings.planning
+    # the vault (personal values of imported records) is read when an import first runs
+    import_jobs.configure(settings.upload_dir, functools.cache(lambda: make_vault(settings)))
 
 
 def _listen_url(engine: Engine) -> str:
