@@ -1,12 +1,14 @@
-"""Files (/admin/files): customers imported from CSV or XLSX in two steps, and the filtered
-customer list exported to XLSX or CSV.
+"""Files (/admin/files): customers imported from CSV or XLSX in two steps, each a background
+job, and the filtered customer list exported to XLSX or CSV.
 
-Import: the upload is kept under ``upload_dir`` by a random id with its sha256 and owner,
-and checked by running the domain's import in a transaction that is rolled back, so the
-per-row report (row, field, message) is exactly what the import would say and nothing is
-committed. A second POST names the id (never a path); the file is read again, its sha256
-checked, and imported (all rows, or the valid ones) as the CLI does: the import's row
-committed first, then the load in a transaction of its own.
+Import: the upload is kept under ``upload_dir`` by a random id with its sha256 and owner
+(``domain.imports.uploads``), and its check is queued as a job (``domain.imports.jobs``):
+the domain's import run in a transaction that is rolled back, so the per-row report (row,
+field, message) is exactly what the import would say and nothing is committed. A second
+POST names the id and sha256 (never a path) and queues the import (all rows, or the valid
+ones); the job reads the file again, checks its sha256 and imports as the CLI does. Both
+POSTs answer at once with a panel that polls the job every second (progress bar, message,
+cancel) and shows the report or the import's result when the job has ended.
 
 Export: the archive list's filters, passed through to ``domain.exports.export_customers``
 (scoped and masked by role, logged), served as a download once the log is committed.
@@ -14,12 +16,7 @@ Export: the archive list's filters, passed through to ``domain.exports.export_cu
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import secrets
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -31,52 +28,27 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from admin.views.customers import filter_options, filter_params, query_from
-from admin.web import config, db, form, now, principal, render, view
-from domain.access import Principal, role_rights
+from admin.web import config, db, form, is_htmx, now, principal, render, view
+from domain.access import may_import
 from domain.errors import NOT_FOUND, DomainError
 from domain.exports import FORMATS, export_customers
-from domain.imports import (
-    ImportResult,
-    Table,
-    discard_import,
-    import_customers,
-    parse_table,
-    start_import,
+from domain.imports.jobs import (
+    CHECK,
+    NO_RIGHT,
+    JobReport,
+    cancel_import_job,
+    get_import_job,
+    start_customer_import,
 )
+from domain.imports.uploads import SUFFIXES, UploadStore
+from domain.jobs import FINISHED
+from domain.models import Job
 
 MAX_UPLOAD = 50 * 1024 * 1024
-SUFFIXES = (".csv", ".xlsx")
-TOKEN = re.compile(r"[0-9a-f]{32}")
-KEEP_UPLOADS_S = 24 * 3600
-SHOWN_ISSUES = 500
 MEDIA = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
 }
-
-
-def may_import(principal: Principal) -> bool:
-    """New records in bulk are onboarding data: city-wide roles that maintain the market
-    department's fields, and the information department (bulk changes)."""
-    rights = role_rights(principal.role)
-    return rights.scope == "city" and (
-        "market_dept" in rights.edits or principal.role == "it_admin"
-    )
-
-
-def _upload_dir(request: Request) -> Path:
-    path = config(request).upload_dir / "customer-imports"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
-
-
-def _sweep(folder: Path) -> None:
-    """Uploads never imported are removed after a day."""
-    cutoff = time.time() - KEEP_UPLOADS_S
-    for old in folder.glob("*.meta.json"):
-        if old.stat().st_mtime < cutoff:
-            for part in folder.glob(old.name.removesuffix(".meta.json") + ".*"):
-                part.unlink(missing_ok=True)
 
 
 def _page(
@@ -102,118 +74,105 @@ def files_page(request: Request) -> Response:
 # -- import ----------------------------------------------------------------------------------
 
 
-def _dry_run(request: Request, table: Table, who: Principal) -> ImportResult:
-    """The import's findings from a run that is rolled back: nothing is committed."""
-    cfg = config(request)
-    with cfg.sessions() as session:
-        try:
-            run = start_import(
-                session, kind="customers", file_name=table.name, sha256=table.sha256,
-                actor_name=who.username, actor_id=who.user_id,
-            )  # fmt: skip
-            return import_customers(session, table, import_id=run.id, vault=cfg.vault)
-        finally:
-            session.rollback()
+def _uploads(request: Request) -> UploadStore:
+    return UploadStore.under(config(request).upload_dir)
 
 
-def _report(request: Request, **ctx: Any) -> Response:
-    return _page(request, partial=True, **ctx)
+def _report(request: Request, status: int = 200, **ctx: Any) -> Response:
+    """The import panel: the htmx partial, or the whole page around it."""
+    return _page(request, status=status, partial=is_htmx(request), **ctx)
 
 
-def _issues_ctx(result: ImportResult) -> dict[str, Any]:
-    more = max(0, len(result.issues) - SHOWN_ISSUES)
-    shown = result.issues[:SHOWN_ISSUES]
-    return {"issues": shown, "more_issues": more, "warnings": result.warnings}
+def _job_ctx(job: Job) -> dict[str, Any]:
+    """The panel of a job: its progress while it runs, then the report or the result."""
+    params = job.params
+    ctx: dict[str, Any] = {
+        "job": job, "file_name": params.get("fileName"), "checking": params.get("mode") == CHECK,
+        "running": job.status not in FINISHED,
+    }  # fmt: skip
+    if job.status == "failed":
+        ctx["error"] = job.error
+    elif job.status == "done" and job.result is not None:
+        report = JobReport.from_json(job.result)
+        issues = {"issues": report.issues, "more_issues": report.more_issues,
+                  "warnings": report.warnings}  # fmt: skip
+        if report.mode == CHECK:
+            ctx.update(preview=report, valid=report.valid, token=params.get("token"),
+                       sha256=params.get("sha256"), **issues)  # fmt: skip
+        else:
+            ctx.update(result=report, **issues)
+    return ctx
+
+
+def _started(request: Request, token: str, sha256: str, mode: str) -> Response:
+    """Queue the job and answer with its panel (polling)."""
+    who = principal(request)
+    try:
+        with db(request) as session:
+            job = start_customer_import(
+                session, who, _uploads(request), token=token, sha256=sha256, mode=mode
+            )
+            ctx = _job_ctx(job)
+    except DomainError as err:
+        return _report(request, error=err.message)
+    return _report(request, **ctx)
 
 
 @view
 def upload(request: Request) -> Response:
     who = principal(request)
     if not may_import(who):
-        return _report(request, error="您的角色无权导入客户档案")
+        return _report(request, error=NO_RIGHT)
     upload_file = form(request).get("file")
     if not isinstance(upload_file, UploadFile) or not upload_file.filename:
         return _report(request, error="请选择要上传的 CSV 或 XLSX 文件")
     name = Path(upload_file.filename.replace("\\", "/")).name
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUFFIXES:
+    if Path(name).suffix.lower() not in SUFFIXES:
         return _report(request, error="只能导入 CSV 或 XLSX 文件")
     data = upload_file.file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         return _report(request, error=f"文件过大（不能超过 {MAX_UPLOAD // 1024 // 1024} MB）")
-    try:
-        table = parse_table(name, data)
-        preview = _dry_run(request, table, who)
-    except DomainError as err:
-        return _report(request, error=err.message, file_name=name)
-    folder = _upload_dir(request)
-    _sweep(folder)
-    token = secrets.token_hex(16)
-    (folder / f"{token}{suffix}").write_bytes(data)
-    meta = {"name": name, "suffix": suffix, "sha256": table.sha256, "user_id": who.user_id}
-    (folder / f"{token}.meta.json").write_text(json.dumps(meta, ensure_ascii=False))
-    return _report(
-        request, preview=preview, file_name=name, token=token, sha256=table.sha256,
-        valid=preview.total - preview.refused, **_issues_ctx(preview),
-    )  # fmt: skip
-
-
-def _stored_table(request: Request, who: Principal, token: str, sha256: str) -> Table:
-    """The uploaded file of this id, if it is the caller's and unchanged."""
-    gone = DomainError(NOT_FOUND, "上传的文件已失效，请重新上传", "file")
-    if not TOKEN.fullmatch(token):
-        raise gone
-    folder = _upload_dir(request)
-    try:
-        meta = json.loads((folder / f"{token}.meta.json").read_text())
-        suffix = meta["suffix"] if meta["suffix"] in SUFFIXES else ".csv"
-        data = (folder / f"{token}{suffix}").read_bytes()
-    except (OSError, ValueError, KeyError):
-        raise gone from None
-    digest = hashlib.sha256(data).hexdigest()
-    if meta.get("user_id") != who.user_id or not secrets.compare_digest(digest, sha256):
-        raise gone
-    if digest != meta.get("sha256"):
-        raise gone
-    return parse_table(str(meta["name"]), data)
-
-
-def _forget(request: Request, token: str) -> None:
-    for part in _upload_dir(request).glob(f"{token}.*"):
-        part.unlink(missing_ok=True)
+    stored = _uploads(request).save(name, data, user_id=who.user_id)
+    return _started(request, stored.token, stored.sha256, CHECK)
 
 
 @view
 def run_import(request: Request) -> Response:
-    who = principal(request)
-    if not may_import(who):
-        return _report(request, error="您的角色无权导入客户档案")
     data = form(request)
     token, sha256 = str(data.get("token") or ""), str(data.get("sha256") or "")
-    all_valid = data.get("mode") == "valid"
+    mode = "valid" if data.get("mode") == "valid" else "all"
+    return _started(request, token, sha256, mode)
+
+
+def _job_id(request: Request) -> int:
+    return int(request.path_params["job_id"])
+
+
+@view
+def show_job(request: Request) -> Response:
     try:
-        table = _stored_table(request, who, token, sha256)
         with db(request) as session:
-            run_id = start_import(
-                session, kind="customers", file_name=table.name, sha256=table.sha256,
-                actor_name=who.username, actor_id=who.user_id,
-            ).id  # fmt: skip
+            ctx = _job_ctx(get_import_job(session, principal(request), _job_id(request)))
     except DomainError as err:
-        return _report(request, error=err.message)
+        return _report(request, status=404 if err.code == NOT_FOUND else 400, error=err.message)
+    return _report(request, **ctx)
+
+
+@view
+def cancel_job(request: Request) -> Response:
+    who, job_id = principal(request), _job_id(request)
+    message: str | None = None
     try:
         with db(request) as session:
-            result = import_customers(
-                session, table, import_id=run_id, vault=config(request).vault, all_valid=all_valid
-            )
-    except BaseException as exc:
-        with db(request) as session:
-            discard_import(session, run_id)
-        if isinstance(exc, DomainError):
-            return _report(request, error=exc.message, file_name=table.name)
-        raise
-    if result.import_id is not None:
-        _forget(request, token)
-    return _report(request, result=result, file_name=table.name, **_issues_ctx(result))
+            if cancel_import_job(session, who, job_id).status not in FINISHED:
+                message = "已请求取消，任务将在下一次进度报告时停止。"
+    except DomainError as err:
+        if err.code == NOT_FOUND:
+            return _report(request, status=404, error=err.message)
+        message = err.message  # it has ended meanwhile: its outcome is shown
+    with db(request) as session:
+        ctx = _job_ctx(get_import_job(session, who, job_id))
+    return _report(request, message=message, **ctx)
 
 
 # -- export ----------------------------------------------------------------------------------
@@ -259,5 +218,7 @@ ROUTES: list[BaseRoute] = [
     Route("/files", files_page),
     Route("/files/upload", upload, methods=["POST"]),
     Route("/files/import", run_import, methods=["POST"]),
+    Route("/files/jobs/{job_id:int}", show_job),
+    Route("/files/jobs/{job_id:int}/cancel", cancel_job, methods=["POST"]),
     Route("/files/export", export, methods=["POST"]),
 ]

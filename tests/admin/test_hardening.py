@@ -43,7 +43,8 @@ KNOWN_UNSAFE = {
     "/admin/queue/{ticket_id:int}/return", "/admin/planner/select", "/admin/planner/move",
     "/admin/planner/plans", "/admin/planner/visits", "/admin/planner/plans/{plan_id:int}/cancel",
     "/admin/planner/plans/{plan_id:int}/submit", "/admin/files/upload", "/admin/files/import",
-    "/admin/files/export", "/admin/tokens", "/admin/tokens/{token_id:int}/revoke",
+    "/admin/files/export", "/admin/files/jobs/{job_id:int}/cancel", "/admin/tokens",
+    "/admin/tokens/{token_id:int}/revoke",
 }  # fmt: skip
 # Public by design: the browser posts CSP reports without a session; the view only logs.
 NO_SESSION_TOKEN = {"/admin/csp-report"}
