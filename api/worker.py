@@ -2,7 +2,7 @@
 outside the web process.
 
 ``retailgis worker`` runs it on its own; ``retailgis serve`` starts one as a child process
-unless ``RETAILGIS_WORKERS_BACKGROUND=0``. Workers wait on ``LISTEN jobs`` (a trigger
+unless ``RETAILGIS_BACKGROUND_WORKER=0``. Workers wait on ``LISTEN jobs`` (a trigger
 notifies at commit) with a timeout, so a job starts at once and nothing polls hard.
 Several workers may run against one database: claims use ``FOR UPDATE SKIP LOCKED``.
 """

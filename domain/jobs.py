@@ -1,4 +1,5 @@
-"""A PostgreSQL-backed job queue for long work (route planning), never run in a request.
+"""A PostgreSQL-backed job queue for long work (route planning, customer imports), never run
+in a request.
 
 ``enqueue`` adds a row (a trigger NOTIFYs ``jobs`` at commit); a worker process claims
 the oldest queued job with ``FOR UPDATE SKIP LOCKED`` (so several workers share the queue

@@ -76,7 +76,7 @@ def test_queue_lists_my_roles_steps_with_counts_and_filters(
     assert f'<b id="count-all">{total}</b>' in page.text
     _, overdue = _domain_queue(admin_demo, name, overdue_only=True)
     assert f'<b id="count-overdue">{overdue}</b>' in page.text
-    assert 'hx-trigger="every 60s"' in page.text
+    assert 'hx-trigger="every 60s, queue-changed from:body"' in page.text
     # and a demo step long past due is red with how long
     old = _first_ticket(admin_demo, "location_change")
     row = re.search(rf'data-ticket="{old}">.*?</tr>', page.text, re.S)
