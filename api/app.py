@@ -41,6 +41,8 @@ from domain.planning import SETTINGS as PLANNING
 from domain.tickets.engine import default_calendar
 from domain.tickets.scheduler import TickReport, tick
 from domain.vault import Vault
+from domain.workcal.store import loader_for
+from domain.workcal.stored import STORED
 from schema import schema as development_schema
 from schema.customers.fast import HOT_PATHS
 from schema.customers.sql import SQL_PATHS
@@ -144,6 +146,7 @@ def create_app(
     reset_row_security(engine)  # scoped requests on the shared pool leave it as the owner
     readers = read_engine(engine, MAX_CONCURRENT)  # read-only requests: a pool of their own
     sessions = make_sessionmaker(engine)
+    STORED.install(loader_for(sessions))  # the calendar years IT entered, for every calendar
     hub = TicketEventHub(libpq_dsn(engine))
     schema = production_schema if settings.is_production else development_schema
     subscriptions = SubscriptionApp(schema, hub, sessions)

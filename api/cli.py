@@ -29,6 +29,8 @@ from domain.catalogue.sync import sync_catalogue
 from domain.errors import DomainError
 from domain.imports import ImportResult as ImportResultT
 from domain.users import create_token, create_user, list_tokens, list_users, revoke_token
+from domain.workcal.store import loader_for
+from domain.workcal.stored import STORED
 
 
 def _settings() -> Settings:
@@ -45,12 +47,15 @@ def _say(msg: str) -> None:
 @contextmanager
 def _session(settings: Settings) -> Iterator[Session]:
     engine = make_engine(database_url(settings))
+    sessions = make_sessionmaker(engine)
+    previous = STORED.install(loader_for(sessions))  # the calendar years entered by IT
     try:
-        with unit_of_work(make_sessionmaker(engine)) as session:
+        with unit_of_work(sessions) as session:
             yield session
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     finally:
+        STORED.install(previous)
         engine.dispose()
 
 

@@ -28,6 +28,8 @@ from api.settings import Settings
 from domain.imports import jobs as import_jobs  # registers the customer import's handler
 from domain.jobs import fail_abandoned, run_next
 from domain.planning import SETTINGS as PLANNING
+from domain.workcal.store import loader_for
+from domain.workcal.stored import STORED
 
 log = logging.getLogger("retailgis.worker")
 ABANDONED_AFTER = dt.timedelta(minutes=5)
@@ -49,6 +51,7 @@ def run_worker(settings: Settings, engine: Engine, stop: threading.Event | None 
     configure(settings)
     stop = stop or threading.Event()
     sessions = make_sessionmaker(engine)
+    STORED.install(loader_for(sessions))  # the calendar years entered by IT
     with sessions.begin() as session:
         failed = fail_abandoned(session, ABANDONED_AFTER)
     if failed:

@@ -1,6 +1,7 @@
 """SQLAlchemy models. Import from here so every table is registered on ``Base.metadata``."""
 
 from domain.models.base import Base
+from domain.models.calendar import CalendarYear
 from domain.models.catalogue import FieldDefinition
 from domain.models.customers import Customer, PurchaseRecord
 from domain.models.exports import ExportLog
@@ -25,6 +26,7 @@ __all__ = [
     "AdminSession",
     "ApiToken",
     "Base",
+    "CalendarYear",
     "Customer",
     "DeliveryRoute",
     "Department",

@@ -21,8 +21,9 @@ from domain.workcal import WorkingCalendar
 
 @cache
 def default_calendar() -> WorkingCalendar:
-    """The calendar with the repository's overrides file and the default working hours."""
-    return WorkingCalendar()
+    """The calendar with the years IT entered in the admin, the repository's overrides
+    file and the default working hours."""
+    return WorkingCalendar(stored=True)
 
 
 def expand_steps(kind: TicketType, keys: list[str], maker_role: str) -> list[StepSpec]:

@@ -1,8 +1,9 @@
 """Working days of the Chinese calendar: statutory holidays and swapped weekends (调休).
 
 The ``chinese_calendar`` package answers for the years it covers; the overrides file
-(:mod:`domain.workcal.overrides`) corrects it and adds the years it does not cover yet. A
-day neither knows raises ``DomainError(CALENDAR_NOT_COVERED)``: never a guess.
+(:mod:`domain.workcal.overrides`) corrects it and adds the years it does not cover yet, and
+the years IT entered in the admin (:mod:`domain.workcal.stored`) come before both. A day
+none knows raises ``DomainError(CALENDAR_NOT_COVERED)``: never a guess.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import chinese_calendar
 
 from domain.errors import CALENDAR_NOT_COVERED, DomainError
 from domain.workcal.overrides import YearOverride
+from domain.workcal.stored import MISS_RETRY_S, STORED
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -22,8 +24,7 @@ def not_covered(year: int) -> DomainError:
     return DomainError(
         CALENDAR_NOT_COVERED,
         f"工作日历尚未包含{year}年的节假日安排，无法计算工作日期限。"
-        f"请信息科将国务院办公厅公布的{year}年节假日安排添加到"
-        " domain/workcal/overrides.toml。",
+        f"请信息科在管理后台「工作日历」中录入国务院办公厅公布的{year}年节假日安排。",
         field=None,
     )
 
@@ -37,29 +38,62 @@ def library_is_workday(day: dt.date) -> bool | None:
 
 
 class WorkingDays:
-    """Which dates are working days; answers are cached per date."""
+    """Which dates are working days; answers are cached per date. With ``stored``, the
+    years IT entered in the admin (``domain.workcal.stored``) come first."""
 
-    def __init__(self, overrides: Mapping[int, YearOverride]) -> None:
+    def __init__(self, overrides: Mapping[int, YearOverride], *, stored: bool = False) -> None:
         self._overrides = dict(overrides)
+        self._stored = STORED if stored else None
+        self._generation = -1
         self._cache: dict[dt.date, bool] = {}
+
+    def _override(self, year: int) -> YearOverride | None:
+        found = self._stored.get(year) if self._stored is not None else None
+        return found if found is not None else self._overrides.get(year)
 
     def covers_year(self, year: int) -> bool:
         """True when every date of ``year`` can be answered (overrides or the package)."""
-        override = self._overrides.get(year)
+        self._sync()
+        if self._covers(year):
+            return True
+        if self._stored is not None:  # entered in another process a moment ago?
+            self._stored.refresh(within=MISS_RETRY_S)
+            self._sync()
+        return self._covers(year)
+
+    def _covers(self, year: int) -> bool:
+        override = self._override(year)
         if override is not None and override.complete:
             return True
         return library_is_workday(dt.date(year, 1, 1)) is not None
 
+    def _sync(self) -> None:
+        """Drop the cached answers when the stored years changed (checked every ``TTL_S``)."""
+        if self._stored is None:
+            return
+        self._stored.refresh()
+        if self._generation != self._stored.generation:
+            self._generation = self._stored.generation
+            self._cache.clear()
+
     def is_working_day(self, day: dt.date) -> bool:
+        self._sync()
         cached = self._cache.get(day)
         if cached is not None:
             return cached
-        answer = self._decide(day)
+        try:
+            answer = self._decide(day)
+        except DomainError:
+            if self._stored is None:
+                raise
+            self._stored.refresh(within=MISS_RETRY_S)
+            self._sync()
+            answer = self._decide(day)
         self._cache[day] = answer
         return answer
 
     def _decide(self, day: dt.date) -> bool:
-        override = self._overrides.get(day.year)
+        override = self._override(day.year)
         decided = override.lookup(day) if override is not None else None
         if decided is None:
             decided = library_is_workday(day)

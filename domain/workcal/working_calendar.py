@@ -79,8 +79,10 @@ class WorkingCalendar(WorkingDays):
         overrides_path: Path | None = DEFAULT_OVERRIDES_FILE,
         periods: tuple[Period, ...] = DEFAULT_PERIODS,
         tz: dt.tzinfo = DEFAULT_TZ,
+        *,
+        stored: bool = False,
     ) -> None:
-        super().__init__(load_overrides(overrides_path))
+        super().__init__(load_overrides(overrides_path), stored=stored)
         self.periods = check_periods(periods)
         self.tz = tz
         self.day_total = sum((_span(s, e) for s, e in self.periods), ZERO)

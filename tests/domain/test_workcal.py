@@ -181,7 +181,7 @@ def test_a_deadline_reaching_an_uncovered_year_is_refused(tmp_path: Path) -> Non
         # Then CALENDAR_NOT_COVERED names 2027 and the overrides file, without a field
         assert err.value.code == CALENDAR_NOT_COVERED and err.value.field is None
         assert "2027年" in err.value.message
-        assert "domain/workcal/overrides.toml" in err.value.message
+        assert "「工作日历」" in err.value.message
         assert not cal.covers_year(2027) and cal.covers_year(2026)
 
 
