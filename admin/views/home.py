@@ -29,6 +29,10 @@ def home(request: Request) -> Response:
             calendar=cfg.calendar, scope=customer_scope(who),
         )  # fmt: skip
     rows.sort(key=lambda r: (-r.overdue, -r.incomplete, r.label or ""))
+    today = at.astimezone(cfg.calendar.tz).date()
+    # from November on, next year's schedule is due: deadlines will soon run into it
+    upcoming = today.year + 1
+    missing = upcoming if today.month >= 11 and not cfg.calendar.covers_year(upcoming) else None
     totals = {
         "shops": sum(r.shops for r in rows),
         "complete": sum(r.complete for r in rows),
@@ -37,7 +41,7 @@ def home(request: Request) -> Response:
     return render(
         request, "home.html",
         {"inbox": box, "completeness": rows[:COMPLETENESS_ROWS], "totals": totals,
-         "more_managers": max(0, len(rows) - COMPLETENESS_ROWS)},
+         "more_managers": max(0, len(rows) - COMPLETENESS_ROWS), "calendar_missing": missing},
     )  # fmt: skip
 
 

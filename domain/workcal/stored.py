@@ -11,12 +11,14 @@ it before the repository's overrides file; other calendars (tests pinning dates)
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 
 from domain.workcal.overrides import YearOverride
 
+log = logging.getLogger("retailgis.workcal")
 TTL_S = 30.0
 MISS_RETRY_S = 0.0
 # (stamp, years): the stamp changes whenever a year is entered (the table's largest id)
@@ -51,7 +53,12 @@ class StoredYears:
             if time.monotonic() - self._checked < within:
                 return
             self._checked = time.monotonic()
-            stamp, years = loader()
+            try:
+                stamp, years = loader()
+            except Exception as exc:  # the database away: keep what was read last
+                log.warning("working calendar: the entered years could not be read (%s); "
+                            "keeping the last ones read", type(exc).__name__)  # fmt: skip
+                return
             if stamp != self._stamp:
                 self._years, self._stamp = dict(years), stamp
                 self.generation += 1

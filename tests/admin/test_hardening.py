@@ -44,7 +44,7 @@ KNOWN_UNSAFE = {
     "/admin/planner/plans", "/admin/planner/visits", "/admin/planner/plans/{plan_id:int}/cancel",
     "/admin/planner/plans/{plan_id:int}/submit", "/admin/files/upload", "/admin/files/import",
     "/admin/files/export", "/admin/files/jobs/{job_id:int}/cancel", "/admin/tokens",
-    "/admin/tokens/{token_id:int}/revoke",
+    "/admin/tokens/{token_id:int}/revoke", "/admin/calendar",
 }  # fmt: skip
 # Public by design: the browser posts CSP reports without a session; the view only logs.
 NO_SESSION_TOKEN = {"/admin/csp-report"}
@@ -56,7 +56,7 @@ TABLES = (
     "customers", "tickets", "ticket_steps", "ticket_changes", "ledger_entries",
     "personal_data_reveals", "notifications", "route_plans", "route_plan_items", "jobs",
     "imports", "export_logs", "delivery_routes", "sign_in_attempts", "idempotency_keys",
-    "api_tokens",
+    "api_tokens", "calendar_years",
 )  # fmt: skip
 WRONG = "x" * 43
 CSV = "客户编码,客户名称\n990000000001,测试\n".encode()

@@ -436,6 +436,7 @@ UNTARGETED: dict[str, Callable[[Caller], str]] = {
     # an import job's panel: its creator's, or a city role's; another's is 404 (test_files)
     "admin GET /admin/files/jobs/{job_id:int}": _untargeted_get("/admin/files/jobs/0"),
     "admin GET /admin/tokens": _untargeted_get("/admin/tokens"),
+    "admin GET /admin/calendar": _untargeted_get("/admin/calendar"),
     "admin GET /admin/planner": _untargeted_get("/admin/planner"),
     "admin GET /admin/planner/panel": _untargeted_get("/admin/planner/panel"),
     "admin GET /admin/map/background.geojson": _untargeted_get("/admin/map/background.geojson"),
