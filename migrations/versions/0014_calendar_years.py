@@ -44,7 +44,10 @@ def upgrade() -> None:
         sa.Column("complete", sa.Boolean(), nullable=False),
         sa.Column("entered_by_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
         sa.Column(
-            "entered_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "entered_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("note", sa.Text()),
         sa.CheckConstraint("year BETWEEN 2000 AND 2100", name="year_in_range"),
