@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.errors import INVALID, DomainError
 from domain.jobs import Progress
-from domain.models import DeliveryRoute, RoutePlanItem
+from domain.models import Customer, DeliveryRoute, RoutePlanItem
 from domain.planning.compute import route_figures, solve_day
 from domain.planning.problem import (
     DayProblem,
@@ -64,6 +64,32 @@ def best_days(labels: np.ndarray, current: Sequence[int | None], days: Sequence[
         itertools.permutations(range(k)), key=lambda p: sum(overlap[c, p[c]] for c in range(k))
     )
     return [days[best[c]] for c in range(k)]
+
+
+@dataclass(frozen=True)
+class QuarterSize:
+    shops: int  # the open shops with a point on the depot's active routes
+    days: int  # the delivery days planned
+    solver_s: float  # the solver's budgets of all days: about the plan's duration
+
+
+def quarter_size(
+    settings: PlanningSettings, session: Session, depot_id: int, req: PlanRequest
+) -> QuarterSize:
+    """What a depot's re-plan will cover and about how long it will compute (each day gets
+    the budget ``solve_quarter`` gives it): told to the planner while it runs."""
+    r, c = DeliveryRoute, Customer
+    routes = select(r.id).where(r.depot_id == depot_id, r.is_active)
+    days = len(set(req.days)) or len(
+        set(session.scalars(select(r.weekday).where(r.depot_id == depot_id, r.is_active)))
+    )
+    count = select(func.count()).where(
+        c.delivery_route_id.in_(routes.scalar_subquery()), c.status != "closed",
+        c.location.is_not(None),
+    )  # fmt: skip
+    shops = int(session.scalar(count) or 0)
+    per_day = round(shops / days) if days else 0
+    return QuarterSize(shops, days, days * settings.budget_s(per_day, req.time_limit_s))
 
 
 def load_quarter(settings: PlanningSettings, session: Session, req: PlanRequest) -> Quarter:

@@ -10,23 +10,20 @@ before and after as the planner saw them; its items are the moves.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.models import Customer, DeliveryRoute, Depot, RoutePlan, RoutePlanItem, TicketChange
+from domain.models import Customer, DeliveryRoute, RoutePlan, TicketChange
 from domain.planning import SETTINGS
-from domain.planning.stats import RouteFigures, route_figures, route_lines
+from domain.planning.lines import Lnglat, moved_routes, plan_moves, route_lines_of
+from domain.planning.stats import RouteFigures, route_figures
 
 ROUTE_TYPES = ("route_change", "route_plan", "visit_plan")
 MAX_SHOPS_LISTED = 200
-MAX_ROUTES_DRAWN = 40
-
-Lnglat = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -74,44 +71,6 @@ def _labels(session: Session, route_ids: set[int]) -> dict[int, str]:
         )
     )
     return {rid: f"{code} {name}" for rid, code, name in rows}
-
-
-def _lines_after(
-    session: Session, route_ids: set[int], moves: Mapping[int, tuple[int | None, int | None]]
-) -> dict[int, list[Lnglat]]:
-    """Each route's line with the moves applied: depot, stops by sequence, depot."""
-    depots = dict(
-        (rid, (float(x), float(y)))
-        for rid, x, y in session.execute(
-            select(DeliveryRoute.id, func.ST_X(Depot.location), func.ST_Y(Depot.location))
-            .join(Depot, Depot.id == DeliveryRoute.depot_id)
-            .where(DeliveryRoute.id.in_(route_ids))
-        )
-    )
-    c = Customer
-    rows = session.execute(
-        select(c.id, c.delivery_route_id, c.delivery_sequence,
-               func.ST_X(c.location), func.ST_Y(c.location))
-        .where(or_(c.delivery_route_id.in_(route_ids), c.id.in_(list(moves))),
-               c.status != "closed", c.location.is_not(None))
-    ).all()  # fmt: skip
-    stops: dict[int, list[tuple[int, int, Lnglat]]] = {rid: [] for rid in depots}
-    for cid, route, seq, lng, lat in rows:
-        route, seq = moves.get(cid, (route, seq))
-        if route in stops:
-            stops[route].append((seq or 0, cid, (float(lng), float(lat))))
-    return {
-        rid: [depots[rid], *(p for _, _, p in sorted(stops[rid])), depots[rid]] for rid in stops
-    }
-
-
-def _lines_before(session: Session, route_ids: set[int]) -> dict[int, list[Lnglat]]:
-    out = {}
-    for rid, text in route_lines(session, list(route_ids)).items():
-        geometry = json.loads(text) if text else None
-        if geometry and geometry.get("coordinates"):
-            out[rid] = [(float(x), float(y)) for x, y, *_ in geometry["coordinates"]]
-    return out
 
 
 def _shops(
@@ -164,22 +123,6 @@ def _change_moves(session: Session, ticket_id: int) -> dict[int, dict[str, Any]]
     return moves
 
 
-def _plan_moves(session: Session, plan: RoutePlan) -> dict[int, dict[str, Any]]:
-    items = session.scalars(select(RoutePlanItem).where(RoutePlanItem.plan_id == plan.id))
-    return {
-        i.customer_id: {
-            "old_route": i.old_route_id, "new_route": i.new_route_id,
-            "old_sequence": i.old_sequence, "new_sequence": i.new_sequence,
-            "old_visit": i.old_visit_batch, "new_visit": i.new_visit_batch,
-        }
-        for i in items
-    }  # fmt: skip
-
-
-def _route_ids(moves: dict[int, dict[str, Any]]) -> set[int]:
-    return {r for m in moves.values() for r in (m["old_route"], m["new_route"]) if r is not None}
-
-
 def _plan_stats(summary: dict[str, Any], labels: Mapping[int, str]) -> list[RouteStats]:
     def by_route(part: str) -> dict[int, dict[str, Any]]:
         return {r["routeId"]: r for r in (summary.get(part) or {}).get("routes", [])}
@@ -202,8 +145,8 @@ def route_review(session: Session, ticket_type: str, ticket_id: int) -> RouteRev
         plan = session.scalar(select(RoutePlan).where(RoutePlan.ticket_id == ticket_id))
         if plan is None:
             return None
-        moves, summary = _plan_moves(session, plan), plan.summary or {}
-    route_ids = _route_ids(moves)
+        moves, summary = plan_moves(session, plan), plan.summary or {}
+    route_ids = moved_routes(moves)
     labels = _labels(session, route_ids)
     shops = _shops(session, moves, labels)
     if ticket_type == "visit_plan":
@@ -220,8 +163,5 @@ def route_review(session: Session, ticket_type: str, ticket_id: int) -> RouteRev
         ]  # fmt: skip
     else:
         stats = _plan_stats(summary, labels)
-    drawn = set(sorted(route_ids)[:MAX_ROUTES_DRAWN])
-    return RouteReview(
-        shops, len(moves), stats, _lines_before(session, drawn),
-        _lines_after(session, drawn, moved), summary,
-    )  # fmt: skip
+    lines = route_lines_of(session, route_ids, moved)
+    return RouteReview(shops, len(moves), stats, lines.before, lines.after, summary)
