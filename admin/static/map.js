@@ -52,11 +52,11 @@
         return m;
       }));
     },
-    // {kind:"line", coordinates:[[lng, lat], ...], color, dashed}
+    // {kind:"line", coordinates:[[lng, lat], ...], color, dashed, weight, pane}
     line: function (layer) {
       return L.polyline(layer.coordinates.map(function (c) { return [c[1], c[0]]; }), {
         color: layer.color || "#1f5fa8", weight: layer.weight || 3,
-        dashArray: layer.dashed ? "6 6" : null, opacity: 0.85,
+        dashArray: layer.dashed ? "6 6" : null, opacity: 0.85, pane: layer.pane || "overlayPane",
       });
     },
     // {kind:"geojson", data: FeatureCollection, color}
@@ -70,15 +70,22 @@
     },
   };
 
+  // One layer of a map island's config as a Leaflet layer (null for an unknown kind): the
+  // planner's map draws a plan's routes with the same builders as the approval queue.
+  RGIS.buildLayer = function (layer) {
+    var build = builders[layer.kind];
+    return build ? build(layer) : null;
+  };
+
   RGIS.createMap = function (el, config) {
     var map = L.map(el, { preferCanvas: true, zoomControl: true, attributionControl: true });
     map.attributionControl.setPrefix(false);
     addBasemap(map);
     var bounds = null;
     (config.layers || []).forEach(function (layer) {
-      var build = builders[layer.kind];
-      if (!build) { return; }
-      var l = build(layer).addTo(map);
+      var l = RGIS.buildLayer(layer);
+      if (!l) { return; }
+      l.addTo(map);
       if (l.getBounds) {
         var b = l.getBounds();
         if (b.isValid()) { bounds = bounds ? bounds.extend(b) : L.latLngBounds(b.getSouthWest(), b.getNorthEast()); }

@@ -1,9 +1,11 @@
 """The background every admin map draws when no tiles are configured (or reachable): the
-county regions and the service area, in the basemap's coordinate system."""
+county regions and the service area, in the basemap's coordinate system; and the layers of
+routes before and after a change, drawn by the approval queue and the planner's map."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,6 +19,10 @@ from domain.models import Region, ServiceArea
 
 # Simplification tolerance of the background shapes, in degrees (≈ 50 m).
 TOLERANCE = 0.0005
+ROUTE_COLOURS = ("#1f5fa8", "#b26a00", "#7b1fa2", "#00838f", "#c2185b", "#558b2f", "#5d4037")
+ROUTE_LEGEND = "虚线：调整前　实线：调整后"
+
+Lines = Mapping[int, Sequence[tuple[float, float]]]
 
 
 def display_geometry(basemap: Basemap, geometry: dict[str, Any]) -> dict[str, Any]:
@@ -52,6 +58,21 @@ def _features(request: Request) -> dict[str, Any]:
                  "geometry": display_geometry(basemap, json.loads(geom))}
             )  # fmt: skip
     return {"type": "FeatureCollection", "features": features}
+
+
+def route_map(before: Lines, after: Lines, basemap: Basemap) -> dict[str, Any]:
+    """Each route before (dashed) and after (solid), one colour per route: the layers of a
+    map island (map.js). Each layer names its route, so the planner's map can colour it
+    as it colours the route's shops."""
+    layers: list[dict[str, Any]] = []
+    for n, rid in enumerate(sorted(set(before) | set(after))):
+        colour = ROUTE_COLOURS[n % len(ROUTE_COLOURS)]
+        for lines, dashed in ((before, True), (after, False)):
+            coords = [list(basemap.to_display(*p)) for p in lines.get(rid, [])]
+            if len(coords) >= 2:
+                layers.append({"kind": "line", "coordinates": coords, "color": colour,
+                               "dashed": dashed, "route": rid})  # fmt: skip
+    return {"layers": layers, "legend": ROUTE_LEGEND}
 
 
 @view

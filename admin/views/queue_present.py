@@ -1,6 +1,7 @@
 """How the approval screens show things: change values as text (catalogue labels for codes,
-names for references, masked personal values as the domain gives them), and the map
-islands' layers (converted to the basemap's coordinate system)."""
+names for references, masked personal values as the domain gives them), and a location
+change's map island (converted to the basemap's coordinate system; a route change's lines
+are ``admin.views.maps.route_map``, shared with the planner's map)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,9 @@ from admin.basemaps import Basemap
 from domain.ledger import tracked_fields
 from domain.models import Customer, DeliveryRoute, Depot, Region, User
 from domain.tickets.present import ChangeView, LocationMove
-from domain.tickets.route_review import RouteReview
 
 WEEKDAYS = "一二三四五六日"
 OLD_COLOUR, NEW_COLOUR, LINK_COLOUR = "#c62828", "#2e7d32", "#6b7280"
-ROUTE_COLOURS = ("#1f5fa8", "#b26a00", "#7b1fa2", "#00838f", "#c2185b", "#558b2f", "#5d4037")
 
 _REFS: dict[str, Any] = {
     "ref:route": (DeliveryRoute, lambda r: f"{r.code} {r.name}"),
@@ -100,17 +99,3 @@ def location_map(move: LocationMove, basemap: Basemap) -> dict[str, Any]:
                        "color": LINK_COLOUR, "dashed": True})  # fmt: skip
     layers.append({"kind": "points", "points": points, "permanentLabels": True})
     return {"layers": layers, "legend": "红：原位置　绿：新位置", "maxFitZoom": 17}
-
-
-def route_map(review: RouteReview, basemap: Basemap) -> dict[str, Any]:
-    """Each affected route before (dashed) and after (solid), one colour per route."""
-    layers: list[dict[str, Any]] = []
-    routes = sorted(set(review.lines_before) | set(review.lines_after))
-    for n, rid in enumerate(routes):
-        colour = ROUTE_COLOURS[n % len(ROUTE_COLOURS)]
-        for lines, dashed in ((review.lines_before, True), (review.lines_after, False)):
-            coords = [list(basemap.to_display(*p)) for p in lines.get(rid, [])]
-            if len(coords) >= 2:
-                layers.append({"kind": "line", "coordinates": coords, "color": colour,
-                               "dashed": dashed})  # fmt: skip
-    return {"layers": layers, "legend": "虚线：调整前　实线：调整后"}

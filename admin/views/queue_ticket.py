@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from admin.views.queue_present import diff_rows, limit_text, location_map, route_map
+from admin.views.maps import route_map
+from admin.views.queue_present import diff_rows, limit_text, location_map
 from admin.web import config, db, field_errors, form, is_htmx, now, principal, render, view
 from domain.errors import NOT_FOUND, DomainError
 from domain.models import Ticket
@@ -53,7 +54,10 @@ def ticket_context(session: Session, request: Request, ticket_id: int) -> dict[s
         "many_customers": len({c.customer_id for c in t.changes}) > 1,
         "location_map": location_map(t.location, cfg.basemap) if t.location else None,
         "review": review,
-        "route_map": route_map(review, cfg.basemap) if review and review.lines_after else None,
+        "route_map": (
+            route_map(review.lines_before, review.lines_after, cfg.basemap)
+            if review and review.lines_after else None
+        ),
         "limit_text": limit_text, "roles": ROLE_LABELS_ZH, "ticket_status": TICKET_STATUS,
         "step_status": STEP_STATUS, "decisions": DECISIONS, "stale_text": STALE_TEXT,
         "waiting": waiting, "errors": {}, "comment": "",
