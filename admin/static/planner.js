@@ -4,6 +4,9 @@
 // filters; when it is swapped the layers are reloaded. Shift-drag draws a rectangle, the
 // "套索" mode a freehand lasso; the polygon goes to the server through the hidden
 // #planner-select-form (htmx adds the CSRF header), which answers the selected shops.
+// A computed plan's routes (any element with data-plan-map: the plan box or a move's result)
+// are drawn over the map with map.js's builders, before dashed and after solid, each in its
+// route's colour; the map's container says how many (data-plan-lines, -dashed, -solid).
 (function () {
   "use strict";
   // The same palette as planner.css (.swatch.cN): a route's colour is its id mod 12.
@@ -13,7 +16,7 @@
   var SELECTED = { radius: 7, weight: 3, color: "#111111", opacity: 1, fill: true,
     fillColor: "#ffeb3b", fillOpacity: 1 };
   var S = { map: null, shops: null, overlay: null, query: null, shape: null, mode: null,
-    selected: [] };
+    selected: [], plan: null, planEl: null };
 
   function colour(i) { return i >= 0 ? PALETTE[i % PALETTE.length] : NO_ROUTE; }
   function json(el, name) {
@@ -86,6 +89,46 @@
     }
     highlight([]);
     if (S.shape) { S.map.removeLayer(S.shape); S.shape = null; }
+  }
+
+  // -- a plan's routes ------------------------------------------------------------------
+  function drawPlan(el) {
+    var box = S.map.getContainer();
+    if (S.plan) { S.map.removeLayer(S.plan); S.plan = null; }
+    S.planEl = el;
+    var config = el ? json(el, "data-plan-map") : null;
+    var dashed = 0, solid = 0;
+    if (config) {
+      S.plan = L.featureGroup();
+      (config.layers || []).forEach(function (layer) {
+        var style = { pane: "plannerPlan", weight: layer.dashed ? 3 : 4 };
+        if (layer.route !== undefined) { style.color = colour(layer.route); }
+        var l = window.RGIS.buildLayer(Object.assign({}, layer, style));
+        if (!l) { return; }
+        S.plan.addLayer(l);
+        if (layer.dashed) { dashed += 1; } else { solid += 1; }
+      });
+      S.plan.addTo(S.map); // the view stays as the planner left it
+    }
+    box.classList.toggle("plan-shown", dashed + solid > 0);
+    box.setAttribute("data-plan-lines", String(dashed + solid));
+    box.setAttribute("data-plan-dashed", String(dashed));
+    box.setAttribute("data-plan-solid", String(solid));
+  }
+
+  // After a swap: the element just loaded with a plan's routes, else keep what is drawn
+  // while its element is still on the page, else any other plan on it (or nothing).
+  function syncPlan(node) {
+    if (!S.map) { return; }
+    var el = null;
+    if (node && node.matches && node.matches("[data-plan-map]")) { el = node; }
+    else if (node && node.querySelector) { el = node.querySelector("[data-plan-map]"); }
+    if (!el) {
+      if (S.planEl && document.body.contains(S.planEl)) { return; }
+      var all = document.querySelectorAll("[data-plan-map]");
+      el = all.length ? all[all.length - 1] : null;
+    }
+    if (el !== S.planEl || !el) { drawPlan(el); }
   }
 
   // -- selection ------------------------------------------------------------------------
@@ -182,6 +225,7 @@
     var config = b && b.length === 4 ? { center: [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2], zoom: 12 } : {};
     var map = (S.map = window.RGIS.createMap(el, config));
     map.boxZoom.disable(); // shift-drag selects shops here
+    map.createPane("plannerPlan");
     map.createPane("plannerShops");
     map.createPane("plannerDepots");
     map.createPane("plannerDraw");
@@ -189,6 +233,9 @@
     el.addEventListener("mousedown", startDraw, true);
     document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") { setMode(null); } });
     refresh();
+    syncPlan(document.body);
+    var plan = document.getElementById("plan-box"); // the plan of the address (a reload)
+    if (plan) { plan.scrollIntoView({ block: "start" }); }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -199,6 +246,7 @@
       if (node.id === "planner-panel") { refresh(); }
       var box = node.id === "selection-box" ? node : node.querySelector("#selection-box");
       if (box) { highlight(json(box, "data-selected") || []); }
+      syncPlan(node);
     });
   });
 })();

@@ -1,20 +1,24 @@
 """The planner's map (配送地图): the shops of a depot's day coloured by route, filters in
 the side panel (an htmx partial; the tiles are reloaded by planner.js), shops selected
 by rectangle or lasso and moved to another route as one plan and its one route-plan
-ticket (the approver sees the shops and the routes' figures before and after)."""
+ticket (the approver sees the shops and the routes' figures before and after). The page
+shows the plan of ``?plan=ID`` (admin.views.plans), so a reload resumes a running plan."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from admin.basemaps import Basemap
-from admin.views.plans import plan_context
+from admin.views.plan_form import form_context
+from admin.views.plan_present import map_context, plan_context
+from admin.views.plans import plan_fragment
 from admin.views.tiles import filter_query, parse_filter
 from admin.web import config, db, field_errors, form, now, principal, render, view
 from domain.access import EDIT, READ, Principal, field_right
@@ -77,6 +81,7 @@ def panel_context(request: Request, session: Session, f: MapFilter) -> dict[str,
         "may_plan": _may_plan(who),
         "may_batch": field_right(who, field("visit_batch")) != READ,
         "edits_routes": field_right(who, field("delivery_route")) == EDIT,
+        **form_context(session, f.depot_id),
     }
 
 
@@ -93,7 +98,11 @@ def page(request: Request) -> Response:
     with db(request) as session:
         f = _defaults(session, request, f)
         ctx = panel_context(request, session, f)
-    return render(request, "planner/page.html", {**ctx, "filter_error": error})
+    plan_html = plan_fragment(request, request.query_params.get("plan"))
+    return render(
+        request, "planner/page.html",
+        {**ctx, "filter_error": error, "plan_html": Markup(plan_html) if plan_html else None},
+    )  # fmt: skip
 
 
 @view
@@ -166,7 +175,8 @@ def move_shops(request: Request) -> Response:
         with db(request) as session:  # the plan and its ticket in one transaction
             plan = plan_move(session, who, ids, int(route), now=at)
             ticket = submit_plan(session, who, plan.id, reason=reason, vault=cfg.vault, now=at)
-            done = {"id": ticket.id, "title": ticket.title, **plan_context(plan, None)}
+            done = {"id": ticket.id, "title": ticket.title, **plan_context(plan, None),
+                    **map_context(session, who, cfg.basemap, plan, None)}  # fmt: skip
     except DomainError as err:
         errors = [m for ms in field_errors(err).values() for m in ms]
         return render(request, "planner/moved.html", {"errors": errors})
