@@ -28,15 +28,21 @@ ON_SCREEN = """(points) => {
 }"""
 
 
-def test_select_shops_on_the_map_and_move_them_to_another_route_producing_a_ticket(
-    browser_page: BrowserPage, admin_demo: Demo
-) -> None:
+def _open_planner(browser_page: BrowserPage, admin_demo: Demo, url: str) -> Any:
+    """The planner as the delivery department sees it at ``url``, its tiles loaded."""
     page = browser_page.page
     page.set_viewport_size({"width": 1400, "height": 900})
     browser_page.sign_in(admin_demo.user("delivery_dept"), admin_demo.password)
-    # given the planner on 蓝田中转站's Wednesday, its tiles loaded
-    page.goto("/admin/planner?depot=3&weekday=3")
+    page.goto(url)
     page.wait_for_selector("#planner-map[data-tiles-state=loaded]")
+    return page
+
+
+def test_select_shops_on_the_map_and_move_them_to_another_route_producing_a_ticket(
+    browser_page: BrowserPage, admin_demo: Demo
+) -> None:
+    # given the planner on 蓝田中转站's Wednesday, its tiles loaded
+    page = _open_planner(browser_page, admin_demo, "/admin/planner?depot=3&weekday=3")
     assert page.locator("#planner-legend li").count() == 4
     # when the route R-LT-02-3 is chosen in the side panel (htmx), the tiles reload
     page.select_option("select[name=route]", str(LT_02_3))
@@ -100,11 +106,7 @@ def test_select_shops_on_the_map_and_move_them_to_another_route_producing_a_tick
 def test_plan_a_day_from_the_map_with_a_progress_bar_and_submit_it(
     browser_page: BrowserPage, admin_demo: Demo
 ) -> None:
-    page = browser_page.page
-    page.set_viewport_size({"width": 1400, "height": 900})
-    browser_page.sign_in(admin_demo.user("delivery_dept"), admin_demo.password)
-    page.goto("/admin/planner?depot=2&weekday=4")
-    page.wait_for_selector("#planner-map[data-tiles-state=loaded]")
+    page = _open_planner(browser_page, admin_demo, "/admin/planner?depot=2&weekday=4")
     page.fill("input[name=time_limit]", "1")
     # when the day is planned: the job is queued and the progress bar polls it
     page.click("#plan-day")
@@ -169,12 +171,8 @@ def _moved_routes_of_day(demo: Demo, plan_id: int, weekday: int) -> set[int]:
 def test_a_quarterly_replan_with_progress_drawn_on_the_map_and_submitted(
     browser_page: BrowserPage, admin_demo: Demo
 ) -> None:
-    page = browser_page.page
-    page.set_viewport_size({"width": 1400, "height": 900})
-    browser_page.sign_in(admin_demo.user("delivery_dept"), admin_demo.password)
     # given the planner on 蓝田中转站 (all its days): the quarterly form is open
-    page.goto("/admin/planner?depot=3")
-    page.wait_for_selector("#planner-map[data-tiles-state=loaded]")
+    page = _open_planner(browser_page, admin_demo, "/admin/planner?depot=3")
     assert page.locator("#quarterly-form input[name=days]:checked").count() == 5
     page.fill("#quarterly-form input[name=time_limit]", "1")
     # when the week is re-planned: the job is queued, the box says how long, the address
