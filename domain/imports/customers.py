@@ -48,12 +48,15 @@ def import_customers(
     vault: Vault,
     all_valid: bool = False,
     progress: Progress | None = None,
+    check_only: bool = False,
 ) -> ImportResult:
     """Validate the file's rows and insert them as new customers with their ledger.
 
     ``import_id``: a ``running`` import (``start_import``), locked here for the rest of the
     transaction. With errors and without ``all_valid`` nothing is written and the import's
-    row is deleted; the result lists every finding. Does not commit.
+    row is deleted; the result lists every finding. With ``check_only`` the rows are only
+    checked (the findings are the import's: every check runs before anything is written)
+    and nothing is written. Does not commit.
     """
     say = progress or quiet
     run = lock_import(session, import_id)
@@ -78,6 +81,8 @@ def import_customers(
     refused = total - len(good)
     if not good or (refused and not all_valid):
         return refuse(session, import_id, total, refused, issues, warnings)
+    if check_only:
+        return ImportResult(import_id, total, len(good), refused, issues, warnings)
     try:
         ids = insert_rows(
             session, good, specs, run=run, vault=vault,

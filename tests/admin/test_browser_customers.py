@@ -75,8 +75,8 @@ def test_upload_a_file_with_one_bad_row_and_see_the_report_while_nothing_is_impo
     # and shows the job's progress as it runs (the bar's value set from data-value by app.js)
     try:
         expect(page.locator("#import-message")).to_have_text("数据库校验", timeout=20_000)
-        assert page.locator("#import-progress").evaluate("p => p.value") == pytest.approx(0.3)
-        assert page.locator("#import-percent").inner_text() == "30%"
+        assert page.locator("#import-progress").evaluate("p => p.value") == pytest.approx(0.75)
+        assert page.locator("#import-percent").inner_text() == "75%"
         browser_page.screenshot("checking")
     finally:
         resume.set()
