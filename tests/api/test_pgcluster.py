@@ -6,6 +6,7 @@ tmp_path is 0700 and the server's OS user could not enter it when we run as root
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pwd
@@ -58,7 +59,8 @@ def _crash(cluster: EmbeddedCluster) -> int:
     assert pid is not None
     victims = [pid, *children(pid)]
     for victim in victims:
-        os.kill(victim, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a child that ended meanwhile
+            os.kill(victim, signal.SIGKILL)
     wait_gone(victims, 30, "postgres processes after SIGKILL")
     return pid
 
