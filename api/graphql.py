@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import logging
 import math
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,10 +42,10 @@ from admin.auth import SESSION_COOKIE
 from api.principals import PrincipalCache
 from api.readonly import run_in_thread_loop
 from domain import idempotency
-from domain.access import Principal, load_principal
+from domain.access import Principal
 from domain.access.rowsecurity import enter_scope
 from domain.errors import IDEMPOTENCY_MISMATCH, INVALID, DomainError
-from domain.signin import current_session
+from domain.signin import CSRF_MISSING, session_principal
 from domain.vault import Vault
 from schema import schema as development_schema
 from schema.context import Context
@@ -323,17 +322,15 @@ def _session_principal(
 ) -> tuple[tuple[int, bytes] | None, Principal | None]:
     """The admin user behind a session cookie; the session's CSRF token must come along
     in ``X-CSRF-Token`` (a page of the admin has it), so another site cannot call."""
-    info = current_session(
-        session, call.session_cookie or "", now=dt.datetime.now(dt.UTC), touch=False
-    )
-    if info is None:
-        return (401, _SESSION_ENDED), None
-    if call.csrf is None or not secrets.compare_digest(call.csrf, info.csrf_token):
+    principal, refused = session_principal(
+        session, call.session_cookie or "", call.csrf, now=dt.datetime.now(dt.UTC),
+        request_id=call.request_id,
+    )  # fmt: skip
+    if refused == CSRF_MISSING:
         return (403, _CSRF_REFUSED), None
-    try:
-        return None, load_principal(session, info.user_id, call.request_id)
-    except DomainError:
+    if principal is None:
         return (401, _SESSION_ENDED), None
+    return None, principal
 
 
 def _execute(runtime: Runtime, call: Call, *, only_fast: bool = False) -> tuple[int, bytes] | None:

@@ -19,7 +19,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
@@ -41,7 +40,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from admin.auth import SESSION_COOKIE
 from domain.access import Principal, load_principal
 from domain.errors import DomainError
-from domain.signin import current_session
+from domain.signin import session_principal
 from domain.users import user_for_token
 from schema.tickets.subscriptions import EventsContext, RawTicketEvent
 
@@ -181,13 +180,10 @@ def authenticate_session(
 ) -> Principal | None:
     """The admin user of a live session whose CSRF token came along, else None."""
     with factory() as session:
-        info = current_session(session, cookie, now=dt.datetime.now(dt.UTC), touch=False)
-        if info is None or csrf is None or not secrets.compare_digest(csrf, info.csrf_token):
-            return None
-        try:
-            return load_principal(session, info.user_id, uuid.uuid4())
-        except DomainError:
-            return None
+        principal, _ = session_principal(
+            session, cookie, csrf, now=dt.datetime.now(dt.UTC), request_id=uuid.uuid4()
+        )
+        return principal
 
 
 class _SubscriptionsOnly:

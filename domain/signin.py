@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from domain.access import Principal, load_principal
 from domain.errors import DomainError
 from domain.models import AdminSession, SignInAttempt, User
 
@@ -154,6 +156,32 @@ def current_session(
             .execution_options(synchronize_session=False)
         )
     return SessionInfo(session_id, row.user_id, row.csrf_token, row.expires_at)
+
+
+SESSION_ENDED, CSRF_MISSING = "ended", "csrf"
+
+
+def session_principal(
+    session: Session,
+    session_id: str,
+    csrf: str | None,
+    *,
+    now: dt.datetime,
+    request_id: uuid.UUID | None = None,
+) -> tuple[Principal | None, str | None]:
+    """The admin user of a live session called with its CSRF token (a page of the admin
+    has it; another site's page cannot know it), outside the admin's own pages (GraphQL
+    over POST, a subscription's socket): (principal, None), or (None, why not):
+    ``SESSION_ENDED`` or ``CSRF_MISSING``. Read only: the session is not touched."""
+    info = current_session(session, session_id, now=now, touch=False)
+    if info is None:
+        return None, SESSION_ENDED
+    if csrf is None or not secrets.compare_digest(csrf, info.csrf_token):
+        return None, CSRF_MISSING
+    try:
+        return load_principal(session, info.user_id, request_id), None
+    except DomainError:  # deactivated meanwhile
+        return None, SESSION_ENDED
 
 
 def end_session(session: Session, session_id: str, *, now: dt.datetime) -> None:
