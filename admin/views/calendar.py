@@ -15,8 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from admin.web import config, db, field_errors, form, now, principal, render, view
 from domain.errors import DomainError
-from domain.workcal import DEFAULT_OVERRIDES_FILE, load_overrides
-from domain.workcal.store import coverage, enter_year, entered_years, may_edit, parse_year
+from domain.workcal.store import enter_year, entered_years, may_edit, parse_year
 from domain.workcal.stored import STORED
 
 log = logging.getLogger("retailgis.admin")
@@ -27,9 +26,9 @@ SOURCE_ZH = {"admin": "本页录入", "file": "程序附带的补充文件", "pa
 def _page(request: Request, *, status: int = 200, **ctx: Any) -> Response:
     who = principal(request)
     today = now(request).astimezone(config(request).calendar.tz).date()
-    years = [today.year - 1, today.year, today.year + 1]
+    calendar = config(request).calendar
+    rows = [(year, *calendar.source_of(year)) for year in range(today.year - 1, today.year + 2)]
     with db(request) as session:
-        rows = coverage(session, years, load_overrides(DEFAULT_OVERRIDES_FILE))
         entries = entered_years(session)
     base: dict[str, Any] = {
         "coverage": rows, "entries": entries, "source_zh": SOURCE_ZH, "editor": may_edit(who),

@@ -62,10 +62,23 @@ class WorkingDays:
         return self._covers(year)
 
     def _covers(self, year: int) -> bool:
+        return self._source(year)[0] != "none"
+
+    def _source(self, year: int) -> tuple[str, str]:
+        """Where ``year``'s days come from: the year entered in the admin ("admin") or in
+        the overrides file ("file"), complete or correcting the package; the package alone
+        ("package"); else "none" (not covered). With the notice it names, if any."""
+        library = library_is_workday(dt.date(year, 1, 1)) is not None
         override = self._override(year)
-        if override is not None and override.complete:
-            return True
-        return library_is_workday(dt.date(year, 1, 1)) is not None
+        if override is not None and (override.complete or library):
+            entered = self._stored is not None and self._stored.get(year) is override
+            return ("admin" if entered else "file"), override.source
+        return ("package", "chinese-calendar") if library else ("none", "")
+
+    def source_of(self, year: int) -> tuple[str, str]:
+        """``_source`` as the calendar sees it now (the entered years refreshed)."""
+        self._sync()
+        return self._source(year)
 
     def _sync(self) -> None:
         """Drop the cached answers when the stored years changed (checked every ``TTL_S``)."""

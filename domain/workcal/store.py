@@ -184,37 +184,3 @@ def loader_for(sessions: sessionmaker[Session]) -> Loader:
             return in_force(session)
 
     return load
-
-
-@dataclass(frozen=True)
-class YearCoverage:
-    """Where a year's working days come from, as the calendar page shows it."""
-
-    year: int
-    covered: bool
-    source: str  # admin | file | package | none
-    detail: str
-
-
-def coverage(
-    session: Session, years: list[int], file_years: Mapping[int, YearOverride]
-) -> list[YearCoverage]:
-    """For each year: entered in the admin (the latest entry), the repository's file, the
-    package, or nothing (deadlines in it are refused)."""
-    _, entered = in_force(session)
-    out = []
-    for year in years:
-        found = entered.get(year)
-        if found is not None and (
-            found.complete or library_is_workday(dt.date(year, 1, 1)) is not None
-        ):
-            out.append(YearCoverage(year, True, "admin", found.source))
-        elif (f := file_years.get(year)) is not None and (
-            f.complete or library_is_workday(dt.date(year, 1, 1)) is not None
-        ):
-            out.append(YearCoverage(year, True, "file", f.source or "overrides.toml"))
-        elif library_is_workday(dt.date(year, 1, 1)) is not None:
-            out.append(YearCoverage(year, True, "package", "chinese-calendar"))
-        else:
-            out.append(YearCoverage(year, False, "none", ""))
-    return out

@@ -34,6 +34,10 @@ class StoredYears:
         self._lock = threading.Lock()
         self.generation = 0  # bumped when the years change: calendars drop their caches
 
+    @property
+    def loader(self) -> Loader | None:
+        return self._loader
+
     def install(self, loader: Loader | None) -> Loader | None:
         """Use ``loader`` from now on (None: no stored years); returns the previous one."""
         with self._lock:

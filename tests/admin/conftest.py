@@ -10,6 +10,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,9 @@ class Demo:
             return s.scalar(statement)
 
 
-@pytest.fixture(scope="package")
-def admin_demo(pg_cluster: Any) -> Iterator[Demo]:
+@contextmanager
+def demo_database(pg_cluster: Any) -> Iterator[Demo]:
+    """A database of its own with the 300-shop demo city, dropped at the end."""
     name = f"admin_{id(object()):x}"
     pg_cluster.create_database(name, template="retailgis_template")
     engine = create_engine(pg_cluster.url(name), poolclass=NullPool)
@@ -62,10 +64,20 @@ def admin_demo(pg_cluster: Any) -> Iterator[Demo]:
     pg_cluster.drop_database(name)
 
 
+def demo_app(demo: Demo) -> Starlette:
+    settings = Settings(app_env="test", data_dir=traversable_tmpdir("rgis-admin-"))
+    return create_app(settings, demo.engine, vault=VAULT)
+
+
+@pytest.fixture(scope="package")
+def admin_demo(pg_cluster: Any) -> Iterator[Demo]:
+    with demo_database(pg_cluster) as demo:
+        yield demo
+
+
 @pytest.fixture(scope="package")
 def admin_app(admin_demo: Demo) -> Starlette:
-    settings = Settings(app_env="test", data_dir=traversable_tmpdir("rgis-admin-"))
-    return create_app(settings, admin_demo.engine, vault=VAULT)
+    return demo_app(admin_demo)
 
 
 @pytest.fixture

@@ -1,20 +1,41 @@
 """工作日历 (/admin/calendar): the information department enters next year's holiday
 schedule; bad input is refused beside its field and nothing is written; other roles are
 refused; once entered, the year is covered and the home page's warning is gone. The dates
-are a test's, not a published schedule."""
+are a test's, not a published schedule: entered in a database and app of this module's own,
+so no other test's calendar sees them."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from domain.models import CalendarYear
 from domain.tickets.engine import default_calendar
-from tests.admin.conftest import Demo, SignIn
+from domain.workcal.stored import STORED
+from tests.admin.conftest import Demo, SignIn, demo_app, demo_database
 
 NEXT = dt.date.today().year + 1
+
+
+@pytest.fixture(scope="module")
+def admin_demo(pg_cluster: Any) -> Iterator[Demo]:
+    with demo_database(pg_cluster) as demo:
+        yield demo
+
+
+@pytest.fixture(scope="module")
+def admin_app(admin_demo: Demo) -> Iterator[Starlette]:
+    """The app of this module's database; the process's calendars read the entered years
+    from it only while the module runs."""
+    before = STORED.loader
+    yield demo_app(admin_demo)
+    STORED.install(before)
 
 
 def _count(demo: Demo) -> int:
