@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import ARRAY, BigInteger, any_, bindparam, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -22,7 +22,7 @@ from domain.errors import INVALID, NOT_FOUND, DomainError
 from domain.models import Customer, DeliveryRoute, Depot, Vehicle
 from domain.planning.settings import PlanningSettings
 from domain.planning.travel import travel_costs
-from domain.planning.volumes import shop_volumes
+from domain.planning.volumes import one_of, shop_volumes
 from geo import vrp
 
 
@@ -123,14 +123,9 @@ def load_shops(
     c = Customer
     cond = []
     if route_ids is not None:
-        cond.append(
-            c.delivery_route_id
-            == any_(bindparam("route_ids", list(route_ids), type_=ARRAY(BigInteger)))
-        )
+        cond.append(one_of(c.delivery_route_id, route_ids, "route_ids"))
     if customer_ids is not None:
-        cond.append(
-            c.id == any_(bindparam("customer_ids", list(customer_ids), type_=ARRAY(BigInteger)))
-        )
+        cond.append(one_of(c.id, customer_ids, "customer_ids"))
     stmt = (
         select(
             c.id, c.customer_code, func.ST_X(c.location), func.ST_Y(c.location), c.market_type,

@@ -21,11 +21,11 @@ PURCHASE_MONTHS = 3
 WEEKS = Decimal(PURCHASE_MONTHS * 52) / 12  # 13 weeks (numeric in SQL)
 
 
-def one_of(column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
-    """``column = ANY(:ids)``: one array parameter (``IN`` renders one placeholder per id:
+def one_of(column: Any, ids: Sequence[int], name: str = "ids") -> ColumnElement[bool]:
+    """``column = ANY(:name)``: one array parameter (``IN`` renders one placeholder per id:
     for a depot's day of 10,000 shops a query text the driver spends 0.1 s parsing)."""
     condition: ColumnElement[bool] = column == any_(
-        bindparam("ids", list(ids), type_=ARRAY(BigInteger))
+        bindparam(name, list(ids), type_=ARRAY(BigInteger))
     )
     return condition
 
