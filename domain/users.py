@@ -31,6 +31,7 @@ USERNAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{2,31}$")
 MIN_PASSWORD = 10
 # `last_used_at` is written at most this often per token (one UPDATE, not one per request).
 LAST_USED_GRANULARITY = dt.timedelta(minutes=1)
+TOKEN_DAYS = (1, 366)
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ def create_token(
     now: dt.datetime | None = None,
 ) -> str:
     """Create a bearer token for an app acting as the user; returns the secret (shown once)."""
-    if not 1 <= days <= 366:
-        raise DomainError(INVALID, "有效期须为 1 到 366 天", "days")
+    if not TOKEN_DAYS[0] <= days <= TOKEN_DAYS[1]:
+        raise DomainError(INVALID, f"有效期须为 {TOKEN_DAYS[0]} 到 {TOKEN_DAYS[1]} 天", "days")
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise DomainError(NOT_FOUND, f"找不到用户 {username!r}", "user")
@@ -217,20 +218,23 @@ def revoke_token(
         raise DomainError(
             INVALID, f"前缀 {label} 对应多个令牌，请用 --user 或令牌编号区分", "token"
         )
-    now = now or dt.datetime.now(dt.UTC)
+    return _revoke(session, found[0].id, now)
+
+
+def _revoke(session: Session, token_id: int, now: dt.datetime | None) -> TokenRow:
+    """Revoke the token of this id unless it is revoked already; its row after."""
     session.execute(
         update(ApiToken)
-        .where(ApiToken.id == found[0].id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now)
+        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now or dt.datetime.now(dt.UTC))
         .execution_options(synchronize_session=False)
     )
-    return _token_rows(session, ApiToken.id == found[0].id)[0]
+    return _token_rows(session, ApiToken.id == token_id)[0]
 
 
 # -- tokens as a signed-in user manages them (the admin's 访问令牌 screen) -------------------
 
 MAX_TOKEN_NAME = 60
-TOKEN_DAYS = (1, 366)
 
 
 @dataclass(frozen=True)
@@ -321,4 +325,4 @@ def revoke_token_as(
         raise DomainError(NOT_FOUND, "找不到该令牌", "token")
     if found[0].revoked_at is not None:
         raise DomainError(NO_CHANGE, f"令牌 {found[0].prefix} 已吊销，无需再次吊销", "token")
-    return revoke_token(session, token_id=token_id, now=now)
+    return _revoke(session, token_id, now)

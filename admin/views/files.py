@@ -161,17 +161,17 @@ def show_job(request: Request) -> Response:
 @view
 def cancel_job(request: Request) -> Response:
     who, job_id = principal(request), _job_id(request)
-    message: str | None = None
     try:
         with db(request) as session:
-            if cancel_import_job(session, who, job_id).status not in FINISHED:
-                message = "已请求取消，任务将在下一次进度报告时停止。"
+            job = cancel_import_job(session, who, job_id)
+            ctx = _job_ctx(job)
+        message = None if job.status in FINISHED else "已请求取消，任务将在下一次进度报告时停止。"
     except DomainError as err:
         if err.code == NOT_FOUND:
             return _report(request, status=404, error=err.message)
         message = err.message  # it has ended meanwhile: its outcome is shown
-    with db(request) as session:
-        ctx = _job_ctx(get_import_job(session, who, job_id))
+        with db(request) as session:
+            ctx = _job_ctx(get_import_job(session, who, job_id))
     return _report(request, message=message, **ctx)
 
 

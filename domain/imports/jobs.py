@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.access import Principal, load_principal, may_import
@@ -44,6 +45,7 @@ JOB_KIND = "customer_import"
 CHECK = "check"
 MODES = (CHECK, "all", "valid")
 NO_RIGHT = "您的角色无权导入客户档案"
+BAD_MODE = "导入方式须为 check、all 或 valid"
 # At most this many findings are kept with a job (the rest are counted).
 KEPT_ISSUES = 500
 # Where each phase of the import starts and ends in the whole (CSV of 100,000 rows in
@@ -154,7 +156,7 @@ def start_customer_import(
     if not may_import(principal):
         raise DomainError(FORBIDDEN, NO_RIGHT, "file")
     if mode not in MODES:
-        raise DomainError(INVALID, "导入方式须为 check、all 或 valid", "mode")
+        raise DomainError(INVALID, BAD_MODE, "mode")
     upload = uploads.find(token, sha256, user_id=principal.user_id)
     params = {"mode": mode, "token": token, "sha256": sha256, "fileName": upload.name}
     return enqueue(session, JOB_KIND, params, principal.user_id)
@@ -169,7 +171,11 @@ def get_import_job(session: Session, principal: Principal, job_id: int) -> Job:
 
 
 def cancel_import_job(session: Session, principal: Principal, job_id: int) -> Job:
-    get_import_job(session, principal, job_id)
+    """``domain.jobs.request_cancel`` of an import job (NOT_FOUND for another kind)."""
+    # Only the kind is read first: the job itself is loaded by request_cancel under its row
+    # lock, not taken stale from the session's identity map.
+    if session.scalar(select(Job.kind).where(Job.id == job_id)) != JOB_KIND:
+        raise DomainError(NOT_FOUND, "找不到该后台任务", "id")
     return request_cancel(session, principal, job_id)
 
 
@@ -208,6 +214,14 @@ def _creator(session: Session, job: Job) -> Principal:
     return who
 
 
+def _start_run(session: Session, table: Table, who: Principal) -> int:
+    """The import's row (``running``), in the session's transaction."""
+    return start_import(
+        session, kind="customers", file_name=table.name, sha256=table.sha256,
+        actor_name=who.username, actor_id=who.user_id,
+    ).id  # fmt: skip
+
+
 def _check(
     sessions: sessionmaker[Session], table: Table, who: Principal, vault: Vault, say: _Say
 ) -> ImportResult:
@@ -215,12 +229,9 @@ def _check(
     same: the import's row is never committed)."""
     with sessions() as session:
         try:
-            run = start_import(
-                session, kind="customers", file_name=table.name, sha256=table.sha256,
-                actor_name=who.username, actor_id=who.user_id,
-            )  # fmt: skip
+            run_id = _start_run(session, table, who)
             return import_customers(
-                session, table, import_id=run.id, vault=vault, progress=say, check_only=True
+                session, table, import_id=run_id, vault=vault, progress=say, check_only=True
             )
         finally:
             session.rollback()
@@ -233,10 +244,7 @@ def _import(
     """The import as the CLI runs it: its row committed first, then the load in one
     transaction; anything raised out of the load (a cancel too) leaves nothing."""
     with sessions.begin() as session:
-        run_id = start_import(
-            session, kind="customers", file_name=table.name, sha256=table.sha256,
-            actor_name=who.username, actor_id=who.user_id,
-        ).id  # fmt: skip
+        run_id = _start_run(session, table, who)
     try:
         with sessions() as session:
             result = import_customers(
@@ -266,7 +274,7 @@ def run_import_job(
     settings = _settings()
     mode, token, sha256 = (str(job.params.get(k) or "") for k in ("mode", "token", "sha256"))
     if mode not in MODES:
-        raise DomainError(INVALID, "导入方式须为 check、all 或 valid", "mode")
+        raise DomainError(INVALID, BAD_MODE, "mode")
     with sessions() as session:
         who = _creator(session, job)
     say = _Say(progress, mode)

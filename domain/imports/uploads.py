@@ -24,6 +24,7 @@ from domain.imports.files import Table, parse_table
 SUFFIXES = (".csv", ".xlsx")
 KEEP_S = 24 * 3600
 _ID = re.compile(r"[0-9a-f]{32}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 GONE = "上传的文件已失效，请重新上传"
 
 
@@ -61,33 +62,38 @@ class UploadStore:
         (self.folder / f"{token}.meta.json").write_text(json.dumps(meta, ensure_ascii=False))
         return Upload(token, name, digest)
 
-    def _read(self, token: str, sha256: str, user_id: int) -> tuple[dict[str, Any], bytes]:
+    def _meta(self, token: str, sha256: str, user_id: int) -> dict[str, Any]:
+        """The upload's record if it is ``user_id``'s and names this sha256."""
         gone = DomainError(NOT_FOUND, GONE, "file")
-        if not _ID.fullmatch(token):
+        if not (_ID.fullmatch(token) and _SHA256.fullmatch(sha256)):
             raise gone
         try:
             meta = json.loads((self.folder / f"{token}.meta.json").read_text())
-            suffix = meta["suffix"] if meta["suffix"] in SUFFIXES else ".csv"
-            data = (self.folder / f"{token}{suffix}").read_bytes()
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
             raise gone from None
-        digest = hashlib.sha256(data).hexdigest()
-        if meta.get("user_id") != user_id or not secrets.compare_digest(digest, sha256):
+        if not isinstance(meta, dict) or meta.get("suffix") not in SUFFIXES:
             raise gone
-        if digest != meta.get("sha256"):
+        if meta.get("user_id") != user_id or meta.get("sha256") != sha256:
             raise gone
-        return meta, data
+        return meta
 
     def find(self, token: str, sha256: str, *, user_id: int) -> Upload:
-        """The upload of this id if it is ``user_id``'s and its content still has this
-        sha256 (NOT_FOUND "上传的文件已失效" otherwise)."""
-        meta, _ = self._read(token, sha256, user_id)
-        return Upload(token, str(meta["name"]), sha256)
+        """The upload of this id if it is ``user_id``'s and was stored with this sha256
+        (NOT_FOUND "上传的文件已失效" otherwise). Its content is not read here: ``table``
+        reads it and checks the sha256 again when the job runs."""
+        meta = self._meta(token, sha256, user_id)
+        return Upload(token, str(meta.get("name")), sha256)
 
     def table(self, token: str, sha256: str, *, user_id: int) -> Table:
-        """The upload's table, read again and checked as ``find`` does."""
-        meta, data = self._read(token, sha256, user_id)
-        return parse_table(str(meta["name"]), data)
+        """The upload's table, read again: its content must still have this sha256."""
+        meta = self._meta(token, sha256, user_id)
+        try:
+            data = (self.folder / f"{token}{meta['suffix']}").read_bytes()
+        except OSError:
+            raise DomainError(NOT_FOUND, GONE, "file") from None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise DomainError(NOT_FOUND, GONE, "file")
+        return parse_table(str(meta.get("name")), data)
 
     def forget(self, token: str) -> None:
         if _ID.fullmatch(token):

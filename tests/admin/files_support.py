@@ -68,6 +68,12 @@ def run_import_job(app: Starlette, demo: Demo, job_id: int) -> Job:
     return job_row(demo, job_id)
 
 
+def run_and_poll(client: TestClient, app: Starlette, demo: Demo, job_id: int) -> str:
+    """Run the job as the worker does, then the panel that polls it."""
+    run_import_job(app, demo, job_id)
+    return poll(client, job_id)
+
+
 def job_row(demo: Demo, job_id: int) -> Job:
     with Session(demo.engine) as s:
         job = s.get(Job, job_id)

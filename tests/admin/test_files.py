@@ -51,6 +51,7 @@ from tests.admin.files_support import (
     job_of,
     job_row,
     poll,
+    run_and_poll,
     run_import_job,
     start_import,
     upload,
@@ -96,8 +97,7 @@ def test_an_upload_with_a_bad_row_is_checked_by_a_job_and_imports_nothing(
     assert 'id="import-all"' not in report and "仅导入有效的 2 行" in report
     # a forged "all" is queued, and the import refuses the file: nothing imported
     refused = start_import(browser_client, csrf, report, "all")
-    run_import_job(admin_app, admin_demo, job_of(refused))
-    done = poll(browser_client, job_of(refused))
+    done = run_and_poll(browser_client, admin_app, admin_demo, job_of(refused))
     assert 'id="import-refused"' in done and "未导入任何数据" in done
     assert issues(done) == [("3", "专卖许可证号", BAD_LICENCE_MESSAGE)]
     assert counts(admin_demo) == before
@@ -147,8 +147,7 @@ def test_the_import_job_imports_the_valid_rows_once(
     csrf = sign_in(admin_demo.user("market_dept"))
     path = import_file(admin_demo, tmp_path, start=720_001, rows=3, bad_row=2)
     check = job_of(upload(browser_client, csrf, path))
-    run_import_job(admin_app, admin_demo, check)
-    report = poll(browser_client, check)
+    report = run_and_poll(browser_client, admin_app, admin_demo, check)
     customers, queued = customers_count(admin_demo), import_jobs(admin_demo)
     # a tampered checksum or an unknown id is refused at once, beside the form, no job queued
     gone = start_import(browser_client, csrf, report, "valid", sha256="0" * 64)
@@ -230,11 +229,6 @@ def test_another_user_cannot_read_or_cancel_the_job(
     before = counts(admin_demo)
     stolen = start_import(browser_client, csrf, report, "all")
     assert "上传的文件已失效，请重新上传" in stolen and counts(admin_demo) == before
-
-
-def run_and_poll(client: TestClient, app: Starlette, demo: Demo, job_id: int) -> str:
-    run_import_job(app, demo, job_id)
-    return poll(client, job_id)
 
 
 def test_cancel_a_queued_check_and_a_running_import_leaves_nothing(
