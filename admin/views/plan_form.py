@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from domain import planning
 from domain.errors import INVALID, DomainError, ValidationFailed
 from domain.planning import mapview
-from domain.planning.requests import MAX_BUDGET_S, RULES, validate_request
+from domain.planning.requests import MAX_BUDGET_S, validate_request
 
 DEFAULT_TOLERANCE_PCT = "15"
 WEEKDAY_NAMES = {n: f"周{'一二三四五六日'[n - 1]}" for n in range(1, 8)}
@@ -25,13 +25,16 @@ FIELDS = ("days", "balance", "balanceTolerance", "maxStops", "serviceMinutes", "
 def form_context(
     session: Session, depot_id: int | None, data: Any = None,
     errors: dict[str, list[str]] | None = None,
+    routes: Sequence[mapview.RouteOption] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """What the form shows: the depot's delivery days with their routes, the values (as
-    entered, or the defaults) and the errors, by field (the rest above the button)."""
+    """What the form shows: the depot's delivery days with their routes (of ``routes``, the
+    active routes, when the caller has them already), the values (as entered, or the
+    defaults) and the errors, by field (the rest above the button)."""
     lanes: dict[int, int] = {}
     if depot_id is not None:
-        for r in mapview.routes(session, depot_id=depot_id):
-            lanes[r.weekday] = lanes.get(r.weekday, 0) + 1
+        for r in mapview.routes(session, depot_id=depot_id) if routes is None else routes:
+            if r.depot_id == depot_id:
+                lanes[r.weekday] = lanes.get(r.weekday, 0) + 1
     errors = errors or {}
     return {
         "q": form_values(data, sorted(lanes)), "q_days": sorted(lanes), "q_lanes": lanes,
@@ -54,29 +57,36 @@ def form_values(data: Any, route_days: Sequence[int]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+# The form's words for what the domain's ``validate_request`` refuses (its ranges, in the
+# form's units), by field; the tolerance, entered in %, the form checks itself.
+MESSAGES = {
+    "balance": "均衡规则须为按送货点数、按时长或不均衡",
+    "balanceTolerance": "均衡容差须为 0 到 100 之间的数字（%）",
+    "maxStops": "每条线路最多送货点数须为 1 到 1000 之间的整数",
+    "serviceMinutes": "每点服务时间须为 0 到 120 之间的整数（分钟）",
+    "timeLimitSeconds": f"每个送货日的计算时限须为 1 到 {MAX_BUDGET_S:.0f} 之间的数字（秒）",
+}
+
+
 def _number(
-    data: Any, key: str, errors: list[DomainError], field: str, message: str,
-    bounds: tuple[float, float], *, integer: bool = True,
-) -> float | None:  # fmt: skip
-    """The form's ``key`` as a number within ``bounds``, None when empty; otherwise
-    ``message`` for ``field``."""
+    data: Any, key: str, field: str, errors: list[DomainError], *, integer: bool = True
+) -> Any:
+    """The form's ``key`` as a number (None when empty); not a number: the field's error."""
     raw = str(data.get(key) or "").strip()
     if not raw:
         return None
     try:
-        value = int(raw) if integer else float(raw)
+        return int(raw) if integer else float(raw)
     except ValueError:
-        value = None
-    if value is None or not bounds[0] <= value <= bounds[1]:
-        errors.append(DomainError(INVALID, message, field))
+        errors.append(DomainError(INVALID, MESSAGES[field], field))
         return None
-    return value
 
 
 def quarter_request(
     data: Any, depot_id: int | None, route_days: Sequence[int]
 ) -> planning.PlanRequest:
-    """The form as the quarterly PlanRequest; ValidationFailed names every bad field."""
+    """The form as the quarterly PlanRequest; ValidationFailed names every bad field (the
+    ranges are the domain's: ``validate_request``, in the form's words)."""
     errors: list[DomainError] = []
     raw_days = [str(d) for d in data.getlist("days")]
     if depot_id is None:
@@ -90,32 +100,28 @@ def quarter_request(
         errors.append(DomainError(INVALID, "请至少选择一个送货日", "days"))
     elif route_days and not set(days) <= set(route_days):
         errors.append(DomainError(INVALID, "所选送货日中有的该站点没有线路", "days"))
-    balance = str(data.get("balance") or "stops")
-    if balance not in RULES:
-        errors.append(DomainError(INVALID, "均衡规则须为按送货点数、按时长或不均衡", "balance"))
-    tolerance = _number(data, "tolerance", errors, "balanceTolerance",
-                        "均衡容差须为 0 到 100 之间的数字（%）", (0, 100),
-                        integer=False)  # fmt: skip
-    max_stops = _number(data, "max_stops", errors, "maxStops",
-                        "每条线路最多送货点数须为 1 到 1000 之间的整数", (1, 1000))  # fmt: skip
-    service = _number(data, "service_min", errors, "serviceMinutes",
-                      "每点服务时间须为 0 到 120 之间的整数（分钟）", (0, 120))  # fmt: skip
-    budget = _number(data, "time_limit", errors, "timeLimitSeconds",
-                     f"每个送货日的计算时限须为 1 到 {MAX_BUDGET_S:.0f} 之间的数字（秒）",
-                     (1, MAX_BUDGET_S), integer=False)  # fmt: skip
+    tolerance = _number(data, "tolerance", "balanceTolerance", errors, integer=False)
+    if tolerance is not None and not 0 <= tolerance <= 100:
+        errors.append(DomainError(INVALID, MESSAGES["balanceTolerance"], "balanceTolerance"))
+        tolerance = None
     req = planning.PlanRequest(
         mode="quarterly", depot_id=depot_id, days=tuple(days),
-        balance_rule=balance if balance in RULES else "stops",
+        balance_rule=str(data.get("balance") or "stops"),
         balance_tolerance=0.15 if tolerance is None else tolerance / 100,
-        max_stops=None if max_stops is None else int(max_stops),
-        service_min=None if service is None else int(service), time_limit_s=budget,
+        max_stops=_number(data, "max_stops", "maxStops", errors),
+        service_min=_number(data, "service_min", "serviceMinutes", errors),
+        time_limit_s=_number(data, "time_limit", "timeLimitSeconds", errors, integer=False),
     )  # fmt: skip
-    try:  # the domain's own checks, for anything the form's did not name already
+    try:
         validate_request(req)
     except DomainError as err:
         named = {e.field for e in errors}
         found = err.errors if isinstance(err, ValidationFailed) else (err,)
-        errors += [e for e in found if e.field not in named]
+        errors += [
+            DomainError(e.code, MESSAGES.get(e.field or "", e.message), e.field)
+            for e in found
+            if e.field not in named
+        ]
     if errors:
         raise errors[0] if len(errors) == 1 else ValidationFailed(errors)
     return req

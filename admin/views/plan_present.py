@@ -39,17 +39,19 @@ def route_rows(before: Figures, after: Figures) -> list[dict[str, Any]]:
     return rows
 
 
-def totals(routes: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """The sums of routes' figures: stops, load, capacity, distance, duration, travel,
-    and how many routes are feasible."""
+def totals(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """A day's or the week's figures as stored (distance, duration and travel are summed
+    there already), with its routes' stops, load and capacity summed, and how many of its
+    routes are feasible."""
+    routes = figures["routes"]
     return {
         "routes": len(routes),
         "stops": sum(r["stops"] for r in routes),
         "load": sum(r["load"] for r in routes),
         "capacity": sum(r.get("capacity") or 0 for r in routes),
-        "distanceM": sum(r["distanceM"] for r in routes),
-        "durationS": sum(r["durationS"] for r in routes),
-        "travelS": sum(r.get("travelS") or 0 for r in routes),
+        "distanceM": figures["distanceM"],
+        "durationS": figures["durationS"],
+        "travelS": figures["travelS"],
         "feasible": sum(1 for r in routes if r["feasible"]),
     }
 
@@ -68,15 +70,14 @@ def quarter_figures(summary: Mapping[str, Any]) -> dict[str, Any]:
     """A quarterly plan's days (by weekday) with their routes and totals before and after,
     the week's totals and saving, and how many shops change day or route."""
     days = []
-    for d in sorted(summary.get("days") or [], key=lambda d: d["weekday"]):
-        before, after = d["before"]["routes"], d["after"]["routes"]
+    for d in sorted(summary["days"], key=lambda d: d["weekday"]):
         days.append({
             "weekday": d["weekday"], "name": WEEKDAY_NAMES.get(d["weekday"], str(d["weekday"])),
-            "rows": route_rows(before, after), "before": totals(before), "after": totals(after),
+            "rows": route_rows(d["before"]["routes"], d["after"]["routes"]),
+            "before": totals(d["before"]), "after": totals(d["after"]),
             "unassigned": len(d.get("unassigned") or []),
         })  # fmt: skip
-    week_before = totals([r for d in summary.get("days") or [] for r in d["before"]["routes"]])
-    week_after = totals([r for d in summary.get("days") or [] for r in d["after"]["routes"]])
+    week_before, week_after = totals(summary["before"]), totals(summary["after"])
     moves = int(summary.get("moves") or 0)
     route_changes = int(summary.get("routeChanges") or 0)
     return {

@@ -65,14 +65,16 @@ def _may_plan(who: Principal) -> bool:
 
 def panel_context(request: Request, session: Session, f: MapFilter) -> dict[str, Any]:
     who = principal(request)
-    with_routes = {r.depot_id for r in mapview.routes(session)}
+    active = mapview.routes(session)
+    with_routes = {r.depot_id for r in active}
     routes = mapview.routes(session, depot_id=f.depot_id, weekday=f.weekday)
     query = filter_query(f)
+    quarterly = form_context(session, f.depot_id, routes=active)
     return {
         "f": f,
         "depots": [d for d in mapview.depots(session) if d.id in with_routes],
         "weekdays": WEEKDAYS,
-        "days": mapview.route_days(session, f.depot_id) if f.depot_id else list(WEEKDAYS),
+        "days": quarterly["q_days"] if f.depot_id else list(WEEKDAYS),
         "routes": routes,
         "managers": mapview.managers_in_scope(session, who),
         "formats": field("business_format").choices,
@@ -81,7 +83,7 @@ def panel_context(request: Request, session: Session, f: MapFilter) -> dict[str,
         "may_plan": _may_plan(who),
         "may_batch": field_right(who, field("visit_batch")) != READ,
         "edits_routes": field_right(who, field("delivery_route")) == EDIT,
-        **form_context(session, f.depot_id),
+        **quarterly,
     }
 
 

@@ -73,9 +73,9 @@ def plan_fragment(request: Request, raw: str | None) -> str | None:
     """The plan box of ``?plan=ID`` for the planner's page (a reload resumes it)."""
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 18:
-        return bytes(render(request, TEMPLATE, {"errors": ["规划编号无效"]}).body).decode()
     try:
+        if not raw.isdigit() or len(raw) > 18:
+            raise DomainError(INVALID, "规划编号无效")
         with db(request) as session:
             ctx = plan_box(request, session, int(raw))
     except DomainError as err:

@@ -38,6 +38,22 @@ def _open_planner(browser_page: BrowserPage, admin_demo: Demo, url: str) -> Any:
     return page
 
 
+def _run_in_background(demo: Demo, job_id: int) -> tuple[threading.Thread, list[Any]]:
+    """The worker running the job in a thread of its own, while the page polls; the list
+    gets what it raised, to be asserted in the test's thread."""
+    errors: list[Any] = []
+
+    def work() -> None:
+        try:
+            run_job(demo.engine, job_id)
+        except Exception as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    return worker, errors
+
+
 def test_select_shops_on_the_map_and_move_them_to_another_route_producing_a_ticket(
     browser_page: BrowserPage, admin_demo: Demo
 ) -> None:
@@ -118,16 +134,7 @@ def test_plan_a_day_from_the_map_with_a_progress_bar_and_submit_it(
     assert job_id is not None
     browser_page.screenshot("plan-queued")
     # and the worker runs it meanwhile
-    errors: list[Any] = []
-
-    def work() -> None:
-        try:
-            run_job(admin_demo.engine, job_id)
-        except Exception as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    worker = threading.Thread(target=work)
-    worker.start()
+    worker, errors = _run_in_background(admin_demo, job_id)
     # then, without a reload, the table of before/after per route appears
     page.locator("#plan-table").wait_for(timeout=60_000)
     worker.join(60)
@@ -188,16 +195,7 @@ def test_a_quarterly_replan_with_progress_drawn_on_the_map_and_submitted(
     with Session(admin_demo.engine) as s:
         job_id = s.get(RoutePlan, plan_id).job_id  # type: ignore[union-attr]
     assert job_id is not None
-    errors: list[Any] = []
-
-    def work() -> None:
-        try:
-            run_job(admin_demo.engine, job_id)
-        except Exception as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    worker = threading.Thread(target=work)
-    worker.start()
+    worker, errors = _run_in_background(admin_demo, job_id)
     # then the bar moves on with the day being planned
     page.locator("#plan-message", has_text="规划周").wait_for(timeout=60_000)
     browser_page.screenshot("quarterly-running")

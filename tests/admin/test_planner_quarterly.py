@@ -100,11 +100,14 @@ def test_bad_input_is_shown_beside_the_fields_and_nothing_is_queued(
     text = res.text
     assert text.lstrip().startswith('<form id="quarterly-form"')
     assert "所选送货日中有的该站点没有线路</span>\n  </fieldset>" in text
-    assert _beside(text, "balance", "均衡规则须为按送货点数、按时长或不均衡")
-    assert _beside(text, "tolerance", "均衡容差须为 0 到 100 之间的数字（%）")
-    assert _beside(text, "max_stops", "每条线路最多送货点数须为 1 到 1000 之间的整数")
-    assert _beside(text, "service_min", "每点服务时间须为 0 到 120 之间的整数（分钟）")
-    assert _beside(text, "time_limit", "每个送货日的计算时限须为 1 到 600 之间的数字（秒）")
+    for name, message in (
+        ("balance", "均衡规则须为按送货点数、按时长或不均衡"),
+        ("tolerance", "均衡容差须为 0 到 100 之间的数字（%）"),
+        ("max_stops", "每条线路最多送货点数须为 1 到 1000 之间的整数"),
+        ("service_min", "每点服务时间须为 0 到 120 之间的整数（分钟）"),
+        ("time_limit", "每个送货日的计算时限须为 1 到 600 之间的数字（秒）"),
+    ):
+        assert _beside(text, name, message), name
     # the values as entered are kept
     assert 'name="max_stops" min="1" max="1000" step="1" value="0"' in text
     assert 'name="days" value="1" checked>' in text and 'name="days" value="2">' in text
@@ -276,9 +279,13 @@ def test_a_quarterly_plan_runs_as_a_job_resumes_after_a_reload_and_becomes_one_t
     assert "待审批" in sub.text
     drawn = {x["route"] for x in _plan_map(sub.text)["layers"]}
     assert drawn == {r for r in moved if weekday_of[r] == 3}
+    submitted = _all_counts(admin_demo)
     again = browser_client.post(f"/admin/planner/plans/{plan_id}/submit", headers=_hx(csrf))
     assert "只有已算好的规划可以提交" in again.text
-    assert _all_counts(admin_demo)[0] == before_submit[0] + 1
+    assert _all_counts(admin_demo) == submitted
+    with Session(admin_demo.engine) as s:
+        assert s.get(RoutePlan, plan_id).status == "submitted"  # type: ignore[union-attr]
+    assert assignment(admin_demo) == shops_before
 
 
 # -- refusals -------------------------------------------------------------------------------
