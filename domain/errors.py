@@ -5,6 +5,7 @@ The codes are part of the API contract (mirrored in GraphQL's UserError.code).
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping, Sequence
 
 NOT_FOUND = "NOT_FOUND"
@@ -61,3 +62,16 @@ def renamed(err: DomainError, names: Mapping[str, str]) -> DomainError:
     if isinstance(err, ValidationFailed):
         return ValidationFailed([one(e) for e in err.errors])
     return one(err)
+
+
+def describe_unexpected(exc: BaseException, path: object) -> str:
+    """A log line for an unexpected error: its type, SQLSTATE and where it was raised
+    (file, line, function), never its message nor source lines: database messages and
+    validation errors echo values, which may be personal data."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    state = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+    frames = " <- ".join(
+        f"{f.filename}:{f.lineno} in {f.name}"
+        for f in reversed(traceback.extract_tb(exc.__traceback__))
+    )
+    return f"unexpected {type(exc).__name__}{state} in {path} at {frames}"

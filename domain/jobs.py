@@ -21,7 +21,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.access import Principal, role_rights
-from domain.errors import INVALID, NOT_FOUND, DomainError
+from domain.errors import INVALID, NOT_FOUND, DomainError, describe_unexpected
 from domain.models import Job
 
 log = logging.getLogger("retailgis.jobs")
@@ -159,8 +159,8 @@ def run_next(sessions: sessionmaker[Session]) -> int | None:
         _close(sessions, job_id, "cancelled", message="已取消")
     except DomainError as err:
         _close(sessions, job_id, "failed", error=err.message)
-    except Exception:
-        log.exception("job %s (%s) failed", job_id, job.kind)
+    except Exception as exc:  # described without its message: it may echo personal data
+        log.error("job %s failed: %s", job_id, describe_unexpected(exc, f"job {job.kind}"))
         _close(sessions, job_id, "failed", error="任务执行出错，详情见服务器日志")
     else:
         _close(sessions, job_id, "done", result=dict(result), progress=1.0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-import traceback
 from collections.abc import Iterator
 from functools import cache
 from typing import Any, ClassVar
@@ -34,7 +33,7 @@ from strawberry.extensions import (
 from strawberry.schema.schema import validate_document
 from strawberry.types.execution import ExecutionContext
 
-from domain.errors import DomainError
+from domain.errors import DomainError, describe_unexpected
 from schema.cost import MAX_COST, cost_errors, cost_rule, query_cost, walkable
 from schema.documents import DocumentCache
 
@@ -143,19 +142,6 @@ def limits(*, production: bool) -> list[type[SchemaExtension]]:
     """The extensions of the development or the production schema: classes, so that each
     request gets its own instances (strawberry sets the execution context on them)."""
     return [ProductionLimits if production else DevelopmentLimits]
-
-
-def describe_unexpected(exc: BaseException, path: object) -> str:
-    """A log line for an unexpected error: its type, SQLSTATE and where it was raised
-    (file, line, function), never its message nor source lines: database messages and
-    validation errors echo values, which may be personal data."""
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    state = f" (SQLSTATE {sqlstate})" if sqlstate else ""
-    frames = " <- ".join(
-        f"{f.filename}:{f.lineno} in {f.name}"
-        for f in reversed(traceback.extract_tb(exc.__traceback__))
-    )
-    return f"unexpected {type(exc).__name__}{state} in {path} at {frames}"
 
 
 class HardenedSchema(strawberry.Schema):

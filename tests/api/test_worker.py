@@ -4,6 +4,7 @@ reports progress, honours a cancel, and marks jobs whose worker died as failed."
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -16,7 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from api.settings import Settings
 from api.worker import run_worker
-from domain.jobs import HANDLERS, Progress, enqueue, fail_abandoned, handler
+from domain.jobs import HANDLERS, Progress, enqueue, fail_abandoned, handler, run_next
 from domain.models import Job
 
 
@@ -31,6 +32,15 @@ def _wait(sessions: sessionmaker[Session], job: Job, progress: Progress) -> Mapp
     while True:  # until cancelled (the test asks), checking the flag as a handler should
         progress.check("等待取消")
         time.sleep(0.05)
+
+
+PHONE = "13912345678"
+
+
+@handler("test_fail")
+def _fail(sessions: sessionmaker[Session], job: Job, progress: Progress) -> Mapping[str, Any]:
+    # as a database error does: its message echoes the row (here a phone number)
+    raise RuntimeError(f"Failing row contains (1, 某某商店, {PHONE})")
 
 
 @pytest.fixture
@@ -87,6 +97,19 @@ def test_a_running_job_stops_when_cancelled(engine: Engine, worker: None) -> Non
     assert (job.status, job.message) == ("cancelled", "已取消")
 
 
+def test_a_failed_job_is_logged_without_its_message(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = queue(engine, "test_fail", {})
+    with caplog.at_level(logging.DEBUG, logger="retailgis"):
+        assert run_next(sessionmaker(engine)) == job_id
+    job = wait_for(engine, job_id, ("failed",))
+    assert job.error == "任务执行出错，详情见服务器日志"
+    logged = "\n".join(caplog.text.splitlines())
+    assert f"job {job_id} failed: unexpected RuntimeError in job test_fail" in logged
+    assert PHONE not in logged
+
+
 def test_an_unknown_kind_is_refused_and_nothing_is_queued(engine: Engine) -> None:
     with Session(engine) as s:
         with pytest.raises(Exception) as err:
@@ -110,5 +133,5 @@ def test_a_job_whose_worker_died_is_marked_failed(engine: Engine) -> None:
 
 
 def teardown_module() -> None:
-    for kind in ("test_echo", "test_wait"):
+    for kind in ("test_echo", "test_wait", "test_fail"):
         HANDLERS.pop(kind, None)
