@@ -70,7 +70,6 @@ def make_template(cluster: EmbeddedCluster) -> list[tuple[float, float]]:
         load_demo(conn, shops=5_000, seed=42, as_of=dt.date(2025, 3, 18))
         rows = conn.execute(text("SELECT ST_X(location), ST_Y(location) FROM customers"))
         points = [(float(x), float(y)) for x, y in rows]
-        TEMPLATE_MAX_ID[0] = int(conn.scalar(text("SELECT max(id) FROM customers")))
     engine.dispose()
     return points
 
@@ -84,32 +83,32 @@ def fresh_run_db(cluster: EmbeddedCluster) -> str:
 def dump_result(url: str) -> dict[str, tuple[str, bytes]]:
     """The stored result of an import (customers' non-empty columns, ledger entries) as
     COPY text, with the column lists to load it back."""
+    imported = "SELECT customer_id FROM ledger_entries WHERE source = 'import'"
+    ledger = (
+        "id, at, actor_id, request_id, ticket_id, source, customer_id, field_key, "
+        "old_value, new_value"
+    )
     engine = create_engine(url, poolclass=NullPool)
-    out: dict[str, tuple[str, bytes]] = {}
     with engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        names = [
-            n for (n,) in conn.execute(text(
-                "SELECT attname FROM pg_attribute WHERE attrelid = 'customers'::regclass "
-                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
-            ))
-        ]  # fmt: skip
-        used = [n for n in names if conn.scalar(
-            text(f'SELECT bool_or("{n}" IS NOT NULL) FROM customers WHERE id > :m'),
-            {"m": TEMPLATE_MAX_ID[0]},
-        )]  # fmt: skip
-        ledger = "id, at, actor_id, request_id, ticket_id, source, customer_id, field_key, " \
-            "old_value, new_value"  # fmt: skip
+        names = list(conn.scalars(text(
+            "SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = 'customers'::regclass"
+            " AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+        )))  # fmt: skip
+        filled = conn.execute(text(
+            f"SELECT {', '.join(f'count({n})' for n in names)} FROM customers"
+            f" WHERE id IN ({imported})"
+        )).one()  # fmt: skip
+        columns = ", ".join(n for n, count in zip(names, filled, strict=True) if count)
         queries = {
-            "customers": (", ".join(f'"{n}"' for n in used),
-                          f"SELECT {', '.join(chr(34) + n + chr(34) for n in used)} "
-                          f"FROM customers WHERE id > {TEMPLATE_MAX_ID[0]}"),
-            "ledger_entries": (ledger, f"SELECT {ledger} FROM ledger_entries "
-                               "WHERE source = 'import'"),
+            "customers": (columns, f"SELECT {columns} FROM customers WHERE id IN ({imported})"),
+            "ledger_entries": (ledger, f"SELECT {ledger} FROM ledger_entries WHERE customer_id"
+                                       f" IN ({imported})"),
         }  # fmt: skip
-        for table, (columns, query) in queries.items():
+        out: dict[str, tuple[str, bytes]] = {}
+        raw = conn.connection.driver_connection
+        for table, (cols, query) in queries.items():
             with raw.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT") as copy:
-                out[table] = (columns, b"".join(bytes(b) for b in copy))
+                out[table] = (cols, b"".join(bytes(b) for b in copy))
     engine.dispose()
     return out
 
@@ -133,10 +132,6 @@ def time_bound(cluster: EmbeddedCluster, dumped: dict[str, tuple[str, bytes]]) -
     print(f"write-only bound: COPY of the stored result into the real tables, {wall:.2f} s "
           f"({sizes})")  # fmt: skip
     return wall
-
-
-# the template's largest customer id: the rows above it are the import's
-TEMPLATE_MAX_ID = [0]
 
 
 def time_import(cluster: EmbeddedCluster, path: Path) -> float:
