@@ -229,7 +229,7 @@ def cost_errors(
     for name, cost in query_cost(schema, document, variables).items():
         if cost > max_cost:
             msg = (
-                f"'{name}' costs {cost}, above the maximum of {max_cost} "
+                f"'{name}' costs {cost:,}, above the maximum of {max_cost:,} "
                 f"(each field costs 1; a list multiplies its selection by `first`, "
                 f"default {DEFAULT_FIRST}, at most {MAX_FIRST})"
             )

@@ -14,7 +14,7 @@ from tests.schema.conftest import Gql
 DEEP_LISTS = """query($n: Int) { customers(first: $n) { edges { node {
   route { stops { route { stops { id } } } } } } } }"""
 COST_20 = (
-    "'anonymous' costs 52081, above the maximum of 50000 (each field costs 1; a list"
+    "'anonymous' costs 52,081, above the maximum of 50,000 (each field costs 1; a list"
     " multiplies its selection by `first`, default 50, at most 200)"
 )
 

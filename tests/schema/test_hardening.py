@@ -94,10 +94,12 @@ def test_cost_multiplies_lists_by_first(gql: Gql) -> None:
     # when a list nests lists, each level multiplies
     body = gql(DEEP_LISTS, {"n": 200})
     cost = 1 + 200 * 2604
-    assert _messages(body) == [f"'anonymous' costs {cost}, above the maximum of 50000 {COST_NOTE}"]
+    assert _messages(body) == [
+        f"'anonymous' costs {cost:,}, above the maximum of 50,000 {COST_NOTE}"
+    ]
     # and a named operation is named; `first` above 200 counts as 200
     named = gql(DEEP_LISTS.replace("query(", "query Deep("), {"n": 5000})
-    assert _messages(named) == [f"'Deep' costs {cost}, above the maximum of 50000 {COST_NOTE}"]
+    assert _messages(named) == [f"'Deep' costs {cost:,}, above the maximum of 50,000 {COST_NOTE}"]
 
 
 @pytest.mark.parametrize(("first", "refused"), [(19, False), (20, True), (None, True), (0, False)])
