@@ -13,6 +13,8 @@ from geoalchemy2 import Geography
 from sqlalchemy import ColumnElement, Float, Text, bindparam, cast, func, or_
 
 from domain.access import customer_scope
+from domain.catalogue import field as catalogue_field
+from domain.catalogue.normalise import normalise_value
 from domain.errors import INVALID, OUT_OF_RANGE, DomainError
 from domain.models import Customer as CustomerRow
 from geo.crs import Crs as GeoCrs
@@ -88,7 +90,7 @@ def filter_values(f: CustomerFilter) -> dict[str, Any]:
         values["search_like"], values["search_exact"] = f"%{term}%", term
     for name in EQUAL:
         if (value := getattr(f, name)) is not None:
-            values[f"filter_{name}"] = value
+            values[f"filter_{name}"] = _catalogued(name, value) if name in CATALOGUED else value
     if f.within is not None:
         values["within"] = json.dumps(f.within)
     if f.near is not None:
@@ -98,6 +100,24 @@ def filter_values(f: CustomerFilter) -> dict[str, Any]:
             raise DomainError(INVALID, "bbox 须为 [minLng, minLat, maxLng, maxLat]", "bbox")
         values.update(zip(BBOX, f.bbox, strict=True))
     return values
+
+
+CATALOGUED = ("status", "business_format", "market_type", "business_scale", "credit_rating")
+
+
+def _catalogued(name: str, value: str | int) -> str | int:
+    """A filter value of a catalogue field in its stored form (a code, or its Chinese
+    label, as the field's input takes it); a value the column cannot hold is refused here,
+    not by the database."""
+    spec = catalogue_field(name)
+    where = "".join(w if i == 0 else w.title() for i, w in enumerate(name.split("_")))
+    try:
+        stored = normalise_value(spec, value)
+    except DomainError as err:
+        raise DomainError(err.code, err.message, where) from None
+    if stored is None:
+        raise DomainError(INVALID, f"{spec.label_zh}筛选值为空；不按此项筛选时请省略", where)
+    return stored  # type: ignore[no-any-return]
 
 
 BBOX = ("bbox_west", "bbox_south", "bbox_east", "bbox_north")

@@ -140,6 +140,39 @@ def test_filters_near_bbox_within_search(gql: Gql, username_of: Any, api_db: Eng
     assert [e["node"]["id"] for e in search["data"]["customers"]["edges"]] == [row.id]
 
 
+def test_catalogue_filters_take_codes_or_labels_and_refuse_what_the_column_cannot_hold(
+    gql: Gql, username_of: Any, api_db: Engine
+) -> None:
+    md = username_of("market_dept")
+    query = "query($f: CustomerFilter) { customers(filter: $f) { totalCount } }"
+    with Session(api_db) as s:
+        convenience = s.scalar(
+            select(func.count()).where(Customer.business_format == "convenience")
+        )
+        rated_a = s.scalar(select(func.count()).where(Customer.credit_rating == "A"))
+    # a code, its Chinese label, or the code in another case all filter the same
+    for f, count in (
+        ({"businessFormat": "convenience"}, convenience),
+        ({"businessFormat": "便利店"}, convenience),
+        ({"creditRating": "a"}, rated_a),
+    ):
+        assert gql(query, {"f": f}, user=md)["data"]["customers"]["totalCount"] == count, f
+    # and a value the column cannot hold is a clear error on that filter field (it was a
+    # 500: PostgreSQL refused the enum's text, or the small integer's range)
+    for f, code, message in (
+        ({"creditRating": "Z"}, "NOT_ALLOWED_VALUE", "诚信等级须为以下之一：A级 守法诚信"),
+        ({"status": "停业"}, "NOT_ALLOWED_VALUE", "客户状态须为以下之一：正常、暂停经营、歇业"),
+        ({"businessScale": 40000}, "OUT_OF_RANGE", "经营规模须在1到3之间"),
+        ({"businessScale": 0}, "OUT_OF_RANGE", "经营规模须在1到3之间"),
+        ({"businessFormat": ""}, "INVALID", "零售业态筛选值为空；不按此项筛选时请省略"),
+    ):
+        body = gql(query, {"f": f}, user=md)
+        assert body["data"] is None, f
+        (error,) = body["errors"]
+        assert error["extensions"] == {"code": code, "field": next(iter(f))}
+        assert error["message"].startswith(message), error
+
+
 def test_bad_geojson_and_limits_are_refused(
     gql: Gql, username_of: Any, client: TestClient, token_for: Any
 ) -> None:
