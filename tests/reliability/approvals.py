@@ -213,7 +213,14 @@ async def fire(city: City, calls: list[tuple[int, int, str | None]]) -> list[Ans
             headers = {"Authorization": f"Bearer {city.tokens[caller]}"}
             async with gate:
                 start = time.perf_counter()
-                res = await client.post("/graphql", json=body, headers=headers)
+                try:
+                    res = await client.post("/graphql", json=body, headers=headers)
+                except httpx.HTTPError as exc:  # say what the server said meanwhile
+                    after = time.perf_counter() - start
+                    raise AssertionError(
+                        f"{type(exc).__name__} after {after:.2f} s on ticket {ticket_id}; "
+                        f"the server's log ends:\n{city.log.read_text()[-4000:]}"
+                    ) from exc
             return Answer(ticket_id, caller, res.status_code, res.text, start, time.perf_counter())
 
         return await asyncio.gather(*(one(*call) for call in calls))
