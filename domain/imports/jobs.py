@@ -162,20 +162,33 @@ def start_customer_import(
     return enqueue(session, JOB_KIND, params, principal.user_id)
 
 
+NO_SUCH_JOB = "找不到该后台任务"
+
+
+def _may_see(principal: Principal, kind: str | None, creator: int | None) -> bool:
+    """An import job is its creator's, and also seen by the roles that may import (a
+    colleague takes over a long import); other city-wide roles, whom ``domain.jobs`` lets
+    see every job, do not see the report of another's file."""
+    return kind == JOB_KIND and (creator == principal.user_id or may_import(principal))
+
+
 def get_import_job(session: Session, principal: Principal, job_id: int) -> Job:
-    """An import job the caller may see (``domain.jobs.get_job``); NOT_FOUND otherwise."""
+    """An import job the caller may see (``domain.jobs.get_job`` and ``_may_see``);
+    NOT_FOUND otherwise."""
     job = get_job(session, principal, job_id)
-    if job.kind != JOB_KIND:
-        raise DomainError(NOT_FOUND, "找不到该后台任务", "id")
+    if not _may_see(principal, job.kind, job.created_by_id):
+        raise DomainError(NOT_FOUND, NO_SUCH_JOB, "id")
     return job
 
 
 def cancel_import_job(session: Session, principal: Principal, job_id: int) -> Job:
-    """``domain.jobs.request_cancel`` of an import job (NOT_FOUND for another kind)."""
-    # Only the kind is read first: the job itself is loaded by request_cancel under its row
-    # lock, not taken stale from the session's identity map.
-    if session.scalar(select(Job.kind).where(Job.id == job_id)) != JOB_KIND:
-        raise DomainError(NOT_FOUND, "找不到该后台任务", "id")
+    """``domain.jobs.request_cancel`` of an import job the caller may see (NOT_FOUND for
+    another kind, or another's job to a role that may not import)."""
+    # Only the kind and creator are read first: the job itself is loaded by request_cancel
+    # under its row lock, not taken stale from the session's identity map.
+    row = session.execute(select(Job.kind, Job.created_by_id).where(Job.id == job_id)).first()
+    if row is None or not _may_see(principal, *row):
+        raise DomainError(NOT_FOUND, NO_SUCH_JOB, "id")
     return request_cancel(session, principal, job_id)
 
 

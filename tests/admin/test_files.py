@@ -210,6 +210,16 @@ def test_another_user_cannot_read_or_cancel_the_job(
     assert path.name not in res.text and "import-progress" not in res.text
     res = browser_client.post(f"/admin/files/jobs/{job_id}/cancel", headers=hx(other))
     assert res.status_code == 404 and job_row(admin_demo, job_id).status == "queued"
+    # nor does a city-wide role that may not import (the report is of another's file)
+    browser_client.cookies.clear()
+    other = sign_in(admin_demo.user("delivery_dept"))
+    res = browser_client.get(f"/admin/files/jobs/{job_id}", headers={"HX-Request": "true"})
+    assert res.status_code == 404 and "找不到该后台任务" in res.text
+    assert path.name not in res.text and "import-progress" not in res.text
+    res = browser_client.post(f"/admin/files/jobs/{job_id}/cancel", headers=hx(other))
+    assert res.status_code == 404 and "找不到该后台任务" in res.text
+    assert job_row(admin_demo, job_id).status == "queued"
+    assert not job_row(admin_demo, job_id).cancel_requested
     # a planning job, even its creator's, is not an import job's panel
     planner = user_id(admin_demo.engine, admin_demo.user("delivery_dept"))
     with Session(admin_demo.engine) as s, s.begin():
@@ -221,7 +231,7 @@ def test_another_user_cannot_read_or_cancel_the_job(
     browser_client.cookies.clear()
     sign_in(admin_demo.user("delivery_dept"))
     assert browser_client.get(f"/admin/files/jobs/{plan_job_id}").status_code == 404
-    # a city-wide role sees every job (domain.jobs), but may not import another's upload
+    # a role that may import sees every import job, but may not import another's upload
     browser_client.cookies.clear()
     csrf = sign_in(admin_demo.user("it_admin"))
     report = run_and_poll(browser_client, admin_app, admin_demo, job_id)
