@@ -99,11 +99,14 @@ def serve_http(settings: Settings, url: str, host: str, port: int) -> None:
 
     if settings.workers == 1:
         app = create_app(settings, serving_engine(url))
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level)
+        uvicorn.run(
+            app, host=host, port=port, log_level=settings.log_level,
+            timeout_keep_alive=settings.keep_alive_seconds,
+        )  # fmt: skip
         return
     from api.webprocs import serve_processes
 
-    serve_processes(settings.workers, host, port, settings.log_level)
+    serve_processes(settings.workers, host, port, settings.log_level, settings.keep_alive_seconds)
 
 
 def worker_app() -> Starlette:

@@ -51,6 +51,13 @@ def _workers(env: Mapping[str, str]) -> int:
     return workers
 
 
+def _keep_alive(env: Mapping[str, str]) -> int:
+    seconds = _int(env, "RETAILGIS_KEEPALIVE_SECONDS", 75)
+    if seconds < 1:
+        raise SettingsError("RETAILGIS_KEEPALIVE_SECONDS must be >= 1")
+    return seconds
+
+
 def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -104,6 +111,11 @@ class Settings:
     tick_seconds: int = 0
     # `serve` runs this many web worker processes (uvicorn); from_env: one per core.
     workers: int = 1
+    # How long an idle HTTP keep-alive connection is kept open. Longer than the client
+    # pools keep theirs (httpx 5 s, aiohttp 15 s, OkHttp 5 min is their side to close),
+    # so that a client never sends a request on a connection the server is closing (with
+    # uvicorn's 5 s, a pooled client could get a reset in the race).
+    keep_alive_seconds: int = 75
     # Route planning: travel-cost engine and speeds, service time, solver budgets.
     planning: PlanningSettings = field(default_factory=PlanningSettings)
     # `serve` starts a background worker process for jobs (route planning, the admin's
@@ -155,6 +167,7 @@ class Settings:
             secret_key=_secret(env),
             tick_seconds=_tick_seconds(env),
             workers=_workers(env),
+            keep_alive_seconds=_keep_alive(env),
             planning=_planning(env),
             background_worker=env.get("RETAILGIS_BACKGROUND_WORKER", "1") != "0",
         )

@@ -54,19 +54,21 @@ def listening_socket(host: str, port: int, *, listen: bool = True) -> socket.soc
     return sock
 
 
-def _serve_one(host: str, port: int, log_level: str) -> None:
+def _serve_one(host: str, port: int, log_level: str, keep_alive: int) -> None:
     """One web process: its own socket, the app built by ``api.runtime.worker_app``."""
     import uvicorn
 
     sock = listening_socket(host, port)
     config = uvicorn.Config(
-        "api.runtime:worker_app", factory=True, log_level=log_level, backlog=BACKLOG
-    )
+        "api.runtime:worker_app", factory=True, log_level=log_level, backlog=BACKLOG,
+        timeout_keep_alive=keep_alive,
+    )  # fmt: skip
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def serve_processes(count: int, host: str, port: int, log_level: str) -> None:
-    """Run ``count`` web processes until SIGINT or SIGTERM; raises ``StartFailed``."""
+def serve_processes(count: int, host: str, port: int, log_level: str, keep_alive: int) -> None:
+    """Run ``count`` web processes until SIGINT or SIGTERM; raises ``StartFailed``.
+    ``keep_alive``: seconds an idle keep-alive connection stays open."""
     try:  # a port held by another program is refused here, before anything starts
         listening_socket(host, port, listen=False).close()
     except OSError as exc:
@@ -75,7 +77,7 @@ def serve_processes(count: int, host: str, port: int, log_level: str) -> None:
     stopping = threading.Event()
 
     def start() -> tuple[BaseProcess, float]:
-        process = spawn.Process(target=_serve_one, args=(host, port, log_level))
+        process = spawn.Process(target=_serve_one, args=(host, port, log_level, keep_alive))
         process.start()
         return process, time.monotonic()
 

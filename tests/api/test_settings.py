@@ -29,6 +29,7 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         ({"RETAILGIS_SECRET_KEY": "short"}, "RETAILGIS_SECRET_KEY must be at least 32"),
         ({"RETAILGIS_WORKERS": "0"}, "RETAILGIS_WORKERS must be >= 1"),
         ({"RETAILGIS_WORKERS": "two"}, "RETAILGIS_WORKERS must be an integer"),
+        ({"RETAILGIS_KEEPALIVE_SECONDS": "0"}, "RETAILGIS_KEEPALIVE_SECONDS must be >= 1"),
     ],
 )
 def test_bad_values_are_refused(env: dict[str, str], message: str) -> None:
@@ -43,6 +44,11 @@ def test_web_workers_default_to_one_per_core(monkeypatch: pytest.MonkeyPatch) ->
     assert Settings.from_env({}).workers == 8  # at most 8 by default
     assert Settings.from_env({"RETAILGIS_WORKERS": "3"}).workers == 3
     assert Settings().workers == 1  # apps built by tests serve in-process
+
+
+def test_keep_alive_outlasts_the_client_pools() -> None:
+    assert Settings.from_env({}).keep_alive_seconds == 75  # httpx keeps 5 s, aiohttp 15 s
+    assert Settings.from_env({"RETAILGIS_KEEPALIVE_SECONDS": "30"}).keep_alive_seconds == 30
 
 
 def test_secret_is_generated_once_and_private(tmp_path: Path) -> None:

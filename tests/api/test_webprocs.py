@@ -18,7 +18,7 @@ def test_a_port_held_by_another_program_is_refused_before_anything_starts() -> N
     try:
         # when the web processes are asked to serve there, then it is a clear error
         with pytest.raises(StartFailed, match=f"无法监听 127.0.0.1:{port}"):
-            serve_processes(2, "127.0.0.1", port, "warning")
+            serve_processes(2, "127.0.0.1", port, "warning", 75)
     finally:
         held.close()
 

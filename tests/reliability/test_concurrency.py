@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import http.client
 import json
 import random
 import statistics
@@ -310,3 +311,22 @@ def test_route_changes_onto_one_route_approved_at_once_each_get_their_own_place(
             ).all()
         )  # fmt: skip
         assert held == by_ticket
+
+
+def test_an_idle_keep_alive_connection_outlasts_the_client_pools_expiry(city: City) -> None:
+    # given one connection that has served a request
+    host, port = city.base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().read() and conn.sock is not None
+        sock = conn.sock
+        # when it sits idle longer than uvicorn's default (5 s) and than httpx keeps its own
+        time.sleep(6)
+        # then the server still answers on it (it had closed it: a pooled client sending
+        # at that moment got a reset instead of an answer)
+        conn.request("GET", "/healthz")
+        res = conn.getresponse()
+        assert res.status == 200 and res.read() and conn.sock is sock
+    finally:
+        conn.close()
