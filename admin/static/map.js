@@ -33,6 +33,7 @@
         },
       });
       bg.addTo(map).bringToBack();
+      map.rgisBackground = bg;
       if (map.rgisFitBackground && bg.getBounds().isValid()) { map.fitBounds(bg.getBounds()); }
     };
     if (backgroundData) { draw(backgroundData); return; }
@@ -79,6 +80,10 @@
 
   RGIS.createMap = function (el, config) {
     var map = L.map(el, { preferCanvas: true, zoomControl: true, attributionControl: true });
+    // A view before any layer: Leaflet queues layers added to a map without one, and a
+    // path can then come before the canvas it is drawn on (a map built in a part of the
+    // page htmx swapped in, with the regions already fetched, failed so).
+    map.setView([35, 105], 4, { animate: false });
     map.attributionControl.setPrefix(false);
     addBasemap(map);
     var bounds = null;
@@ -92,12 +97,13 @@
       }
     });
     if (config.center) {
-      map.setView([config.center[1], config.center[0]], config.zoom || 13);
+      map.setView([config.center[1], config.center[0]], config.zoom || 13, { animate: false });
     } else if (bounds) {
-      map.fitBounds(bounds.pad(0.3), { maxZoom: config.maxFitZoom || 16 });
+      map.fitBounds(bounds.pad(0.3), { maxZoom: config.maxFitZoom || 16, animate: false });
     } else {
-      map.rgisFitBackground = true; // fitted to the regions once they arrive
-      map.setView([35, 105], 4);
+      map.rgisFitBackground = true; // fitted to the regions once they arrive (or now)
+      var drawn = map.rgisBackground && map.rgisBackground.getBounds();
+      if (drawn && drawn.isValid()) { map.fitBounds(drawn, { animate: false }); }
     }
     if (config.legend) {
       var legend = L.control({ position: "bottomleft" });
