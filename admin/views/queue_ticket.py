@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from admin.views.maps import route_map
+from admin.views.planner import WEEKDAYS
 from admin.views.queue_present import diff_rows, limit_text, location_map
 from admin.web import config, db, field_errors, form, is_htmx, now, principal, render, view
 from domain.errors import NOT_FOUND, DomainError
@@ -46,7 +47,8 @@ TEMPLATE = "queue/detail.html"
 def ticket_context(session: Session, request: Request, ticket_id: int) -> dict[str, Any]:
     who, at, cfg = principal(request), now(request), config(request)
     t = ticket_view(session, who, ticket_id, now=at, calendar=cfg.calendar)
-    review = route_review(session, t.type, t.id)
+    day = request.query_params.get("day", "")
+    review = route_review(session, t.type, t.id, int(day) if day.isdigit() else None)
     rows = diff_rows(session, t.changes[:MAX_DIFF_ROWS])
     _, waiting = queue(session, who, now=at, limit=0, calendar=cfg.calendar)
     return {
@@ -58,8 +60,9 @@ def ticket_context(session: Session, request: Request, ticket_id: int) -> dict[s
             route_map(review.lines_before, review.lines_after, cfg.basemap)
             if review and review.lines_after else None
         ),
-        "limit_text": limit_text, "roles": ROLE_LABELS_ZH, "ticket_status": TICKET_STATUS,
-        "step_status": STEP_STATUS, "decisions": DECISIONS, "stale_text": STALE_TEXT,
+        "weekdays": WEEKDAYS, "limit_text": limit_text, "roles": ROLE_LABELS_ZH,
+        "ticket_status": TICKET_STATUS, "step_status": STEP_STATUS, "decisions": DECISIONS,
+        "stale_text": STALE_TEXT,
         "waiting": waiting, "errors": {}, "comment": "",
     }  # fmt: skip
 

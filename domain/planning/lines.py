@@ -99,13 +99,19 @@ def plan_lines(session: Session, plan: RoutePlan, weekday: int | None = None) ->
     given: a quarterly plan is drawn one delivery day at a time)."""
     moves = plan_moves(session, plan)
     route_ids = moved_routes(moves)
-    if weekday is not None and route_ids:
-        route_ids = set(
-            session.scalars(
-                select(DeliveryRoute.id).where(
-                    DeliveryRoute.id.in_(route_ids), DeliveryRoute.weekday == weekday
-                )
-            )
-        )
+    if weekday is not None:
+        route_ids = routes_on_day(session, route_ids, weekday)
     moved = {cid: (m["new_route"], m["new_sequence"]) for cid, m in moves.items()}
     return route_lines_of(session, route_ids, moved)
+
+
+def routes_on_day(session: Session, route_ids: set[int], weekday: int) -> set[int]:
+    """Those of the routes that deliver on ``weekday``."""
+    if not route_ids:
+        return set()
+    found = session.scalars(
+        select(DeliveryRoute.id).where(
+            DeliveryRoute.id.in_(route_ids), DeliveryRoute.weekday == weekday
+        )
+    )
+    return set(found)

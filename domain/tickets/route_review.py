@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from domain.models import Customer, DeliveryRoute, RoutePlan, TicketChange
 from domain.planning import SETTINGS
-from domain.planning.lines import Lnglat, moved_routes, plan_moves, route_lines_of
+from domain.planning.lines import (
+    Lnglat,
+    moved_routes,
+    plan_moves,
+    route_lines_of,
+    routes_on_day,
+)
 from domain.planning.stats import RouteFigures, route_figures
 
 ROUTE_TYPES = ("route_change", "route_plan", "visit_plan")
@@ -55,6 +61,10 @@ class RouteReview:
     lines_before: dict[int, list[Lnglat]] = field(default_factory=dict)
     lines_after: dict[int, list[Lnglat]] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)  # a plan's stored summary
+    # A quarterly plan is shown one delivery day at a time: its days, and the day whose
+    # routes the figures and lines are (None: every route the ticket changes).
+    days: list[int] = field(default_factory=list)
+    day: int | None = None
 
 
 def _figures(f: RouteFigures | None) -> dict[str, Any] | None:
@@ -134,11 +144,16 @@ def _plan_stats(summary: dict[str, Any], labels: Mapping[int, str]) -> list[Rout
     ]
 
 
-def route_review(session: Session, ticket_type: str, ticket_id: int) -> RouteReview | None:
-    """The before/after of a route ticket (None for other types or a plan not found)."""
+def route_review(
+    session: Session, ticket_type: str, ticket_id: int, weekday: int | None = None
+) -> RouteReview | None:
+    """The before/after of a route ticket (None for other types or a plan not found); of a
+    quarterly plan, the figures and lines of one delivery day (``weekday`` when the plan
+    has it, else its first)."""
     if ticket_type not in ROUTE_TYPES:
         return None
     summary: dict[str, Any] = {}
+    days: list[int] = []
     if ticket_type == "route_change":
         moves = _change_moves(session, ticket_id)
     else:
@@ -146,6 +161,8 @@ def route_review(session: Session, ticket_type: str, ticket_id: int) -> RouteRev
         if plan is None:
             return None
         moves, summary = plan_moves(session, plan), plan.summary or {}
+        if plan.kind == "quarterly":
+            days = sorted(d["weekday"] for d in summary.get("days") or [])
     route_ids = moved_routes(moves)
     labels = _labels(session, route_ids)
     shops = _shops(session, moves, labels)
@@ -161,6 +178,13 @@ def route_review(session: Session, ticket_type: str, ticket_id: int) -> RouteRev
                        _figures(after.get(rid)))
             for rid in sorted(route_ids)
         ]  # fmt: skip
+    elif days:
+        day = weekday if weekday in days else days[0]
+        of_day = next(d for d in summary["days"] if d["weekday"] == day)
+        stats = _plan_stats(of_day, labels)
+        lines = route_lines_of(session, routes_on_day(session, route_ids, day), moved)
+        return RouteReview(shops, len(moves), stats, lines.before, lines.after, summary,
+                           days, day)  # fmt: skip
     else:
         stats = _plan_stats(summary, labels)
     lines = route_lines_of(session, route_ids, moved)

@@ -165,6 +165,21 @@ PLAN_LINES = """el => {
 }"""
 
 
+QUEUE_LINES = """el => {
+  let dashed = 0, solid = 0;
+  el.rgisMap.eachLayer(l => {
+    if (l instanceof L.Polyline && !(l instanceof L.Polygon) && !l.feature) {
+      if (l.options.dashArray) { dashed += 1; } else { solid += 1; }
+    }
+  });
+  return [dashed, solid];
+}"""
+QUEUE_LINES_DRAWN = f"""n => {{
+  const el = document.querySelector("#route-day .route-map");
+  return !!(el && el.rgisMap) && ({QUEUE_LINES})(el).reduce((a, b) => a + b) === n;
+}}"""
+
+
 def _moved_routes_of_day(demo: Demo, plan_id: int, weekday: int) -> set[int]:
     with Session(demo.engine) as s:
         rows = s.execute(
@@ -242,4 +257,14 @@ def test_a_quarterly_replan_with_progress_drawn_on_the_map_and_submitted(
             == 1
         )
     browser_page.screenshot("quarterly-ticket")
+    # and on the ticket's page in the approval queue, Monday's routes are drawn, then
+    # Wednesday's when chosen (the map is built again for the swapped part)
+    page.goto(f"/admin/queue/{number}")
+    page.wait_for_function(QUEUE_LINES_DRAWN, arg=2 * len(monday))
+    assert page.eval_on_selector("#route-day .route-map", QUEUE_LINES) == [len(monday)] * 2
+    page.select_option("#route-day-select", "3")
+    page.wait_for_selector('#route-day-select option[value="3"][selected]', state="attached")
+    page.wait_for_function(QUEUE_LINES_DRAWN, arg=2 * len(wednesday))
+    assert page.eval_on_selector("#route-day .route-map", QUEUE_LINES) == [len(wednesday)] * 2
+    browser_page.screenshot("quarterly-ticket-in-queue")
     assert browser_page.problems == []

@@ -279,6 +279,25 @@ def test_a_quarterly_plan_runs_as_a_job_resumes_after_a_reload_and_becomes_one_t
     assert "待审批" in sub.text
     drawn = {x["route"] for x in _plan_map(sub.text)["layers"]}
     assert drawn == {r for r in moved if weekday_of[r] == 3}
+    # the ticket's page in the approval queue shows one delivery day at a time too: its
+    # routes' figures and lines, the first day unless another is chosen
+    by_day = {d["weekday"]: d for d in days}
+    for day in (None, 1, 4, 9):
+        url = f"/admin/queue/{number}" + (f"?day={day}" if day else "")
+        page = browser_client.get(url, headers={"HX-Request": "true"} if day else {}).text
+        shown_day = day if day in by_day else 1
+        assert f'<option value="{shown_day}" selected>' in page, day
+        assert '<select name="day" id="route-day-select"' in page
+        found = re.search(r'class="map route-map" data-map="([^"]*)"', page)
+        assert found, page
+        layers = json.loads(htmllib.unescape(found.group(1)))["layers"]
+        expected = {r for r in moved if weekday_of[r] == shown_day}
+        assert {x["route"] for x in layers if x["dashed"]} == expected, day
+        assert {x["route"] for x in layers if not x["dashed"]} == expected, day
+        table = page[page.index('<table class="list route-stats">') :]
+        table = table[: table.index("</table>")]
+        rows = [int(r) for r in re.findall(r'<tr data-route="(\d+)">', table)]
+        assert rows == sorted(r["routeId"] for r in by_day[shown_day]["after"]["routes"]), day
     submitted = _all_counts(admin_demo)
     again = browser_client.post(f"/admin/planner/plans/{plan_id}/submit", headers=_hx(csrf))
     assert "只有已算好的规划可以提交" in again.text
