@@ -8,8 +8,9 @@ The connection authenticates in `connection_init`: a client app with its bearer 
 (`{"authorization": "Bearer …"}`), a page of the admin with the session cookie the
 handshake carries plus the session's CSRF token in the payload (`{"csrfToken": …}`: another
 site's page can make the browser send the cookie, but cannot know the token). Anything else
-closes it (4403). The session is checked at connect; a socket outlives neither the page
-nor, in practice, the session (a signed-out page navigates away and closes it). Only
+closes it (4403). The credential is checked again before an event is delivered, at most
+every few seconds (``RECHECK_SECONDS``): after a token is revoked or expires, or the session
+ends, the subscription ends with an UNAUTHENTICATED error instead of its next event. Only
 subscriptions run over the socket: queries and mutations stay with POST /graphql.
 """
 
@@ -22,6 +23,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -224,13 +226,12 @@ class SubscriptionApp(GraphQL[EventsContext, None]):
     async def on_ws_connect(self, context: EventsContext) -> UnsetType:
         params = context.connection_params or {}
         token = bearer(params)
-        principal = None
         if token:
-            principal = await run_in_threadpool(authenticate, self.factory, token)
+            context.recheck = partial(authenticate, self.factory, token)
         elif context.session_cookie:
-            principal = await run_in_threadpool(
-                authenticate_session, self.factory, context.session_cookie, csrf_param(params)
-            )
+            cookie, csrf = context.session_cookie, csrf_param(params)
+            context.recheck = partial(authenticate_session, self.factory, cookie, csrf)
+        principal = None if context.recheck is None else await run_in_threadpool(context.recheck)
         if principal is None:
             raise ConnectionRejectionError()
         context.principal = principal

@@ -50,6 +50,7 @@
     function connect() {
       var ws = new WebSocket(url, "graphql-transport-ws");
       var acked = false;
+      var ended = false;
       ws.onopen = function () {
         ws.send(JSON.stringify({type: "connection_init", payload: {csrfToken: token}}));
       };
@@ -62,6 +63,11 @@
           ws.send(JSON.stringify({id: "queue", type: "subscribe",
             payload: {query: "subscription { ticketEvents { ticketId status } }"}}));
           setLive("on");
+        } else if (data.type === "next" && data.payload && data.payload.errors) {
+          ended = true;  // the session ended meanwhile (signed out elsewhere): no retry
+          setLive("off");
+          ws.close();
+          refresh();  // the page then leads to the sign-in
         } else if (data.type === "next") {
           refresh();
         } else if (data.type === "ping") {
@@ -69,6 +75,7 @@
         }
       };
       ws.onclose = function (ev) {
+        if (ended) { return; }
         if (ev.code === 4403) { setLive("off"); return; }  // the session ended: no retry
         setLive("retry");
         var wait = RETRY_MS[Math.min(failures, RETRY_MS.length - 1)];

@@ -10,12 +10,14 @@ short-lived session, so the answer follows the same rule as the `tickets` query.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import strawberry
+from graphql import GraphQLError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +28,16 @@ from domain.access.rowsecurity import enter_scope
 from domain.models import Ticket as TicketRow
 from domain.tickets.scope import ticket_scope
 from schema.context import NotAuthenticated
+
+RECHECK_SECONDS = 5.0  # as long as a token stays in the POST endpoint's cache
+
+
+class CredentialEnded(GraphQLError):
+    def __init__(self) -> None:
+        super().__init__(
+            "访问令牌已撤销或过期，或登录已退出：订阅已结束，请重新登录后再订阅",
+            extensions={"code": "UNAUTHENTICATED"},
+        )
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,9 @@ class EventsContext:
     connection_params: dict[str, Any] = field(default_factory=dict)
     # the admin's session cookie sent with the WebSocket handshake (a page of the admin)
     session_cookie: str | None = None
+    # The connection's credential checked again (set by the transport): the principal as
+    # it is now, or None when the token was revoked or expired or the session ended.
+    recheck: Callable[[], Principal | None] | None = None
 
     def require(self) -> Principal:
         if self.principal is None:
@@ -109,8 +124,16 @@ class TicketSubscriptions:
         if not isinstance(ctx, EventsContext):
             raise NotAuthenticated()
         principal = ctx.require()
+        checked = time.monotonic()
         async with ctx.events.subscribe() as events:
             async for event in events:
+                if ctx.recheck is not None and time.monotonic() - checked >= RECHECK_SECONDS:
+                    # a socket outlives its credential by at most this long: an event is
+                    # not delivered on a revoked token or an ended session
+                    fresh = await run_in_threadpool(ctx.recheck)
+                    if fresh is None:
+                        raise CredentialEnded()
+                    principal, checked = fresh, time.monotonic()
                 if await run_in_threadpool(in_scope, ctx, principal, event):
                     yield TicketEvent(
                         ticket_id=event.ticket_id, status=event.status, type=event.type,

@@ -22,6 +22,9 @@ pytestmark = pytest.mark.timeout(60)
 
 
 SUBSCRIPTION = "subscription { ticketEvents { ticketId status } }"
+ENDED = {"id": "1", "type": "next", "payload": {"data": None, "errors": [{
+    "message": "访问令牌已撤销或过期，或登录已退出：订阅已结束，请重新登录后再订阅",
+    "extensions": {"code": "UNAUTHENTICATED"}}]}}  # fmt: skip
 
 
 def _touch(demo: Demo, ticket_id: int) -> None:
@@ -78,3 +81,29 @@ def test_a_signed_out_session_is_refused(
         with pytest.raises(WebSocketDisconnect) as refused:
             ws_receive(ws)
     assert refused.value.code == 4403
+
+
+def test_signing_out_ends_an_open_subscription_before_its_next_event(
+    browser_client: TestClient, sign_in: SignIn, admin_demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("schema.tickets.subscriptions.RECHECK_SECONDS", 0.0)  # every event
+    csrf = sign_in(admin_demo.user("market_dept"))
+    ticket_id = admin_demo.scalar(select(Ticket.id).order_by(Ticket.id.desc()).limit(1))
+    hub = browser_client.app.state.ticket_events  # type: ignore[attr-defined]
+    with browser_client.websocket_connect("/graphql", subprotocols=WS_PROTOCOL) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"csrfToken": csrf}})
+        assert ws_receive(ws)["type"] == "connection_ack"
+        before = hub.subscribers
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+        deadline = time.monotonic() + 10
+        while not (hub.subscribers > before and hub.listening):
+            assert time.monotonic() < deadline, "the subscription did not start"
+            time.sleep(0.02)
+        _touch(admin_demo, ticket_id)
+        assert ws_receive(ws)["payload"]["data"]["ticketEvents"]["ticketId"] == ticket_id
+        # when the user signs out in another tab, the open socket gets no further event
+        res = browser_client.post("/admin/signout", headers={"X-CSRF-Token": csrf})
+        assert res.status_code in (200, 204, 303)
+        _touch(admin_demo, ticket_id)
+        message = ws_receive(ws)
+    assert message == ENDED, message

@@ -8,15 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, not_, select, update
+from sqlalchemy import Engine, func, not_, select, update
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from api.subscriptions import TicketEventHub, bearer
 from domain.access import load_principal
-from domain.models import Ticket, User
+from domain.models import ApiToken, Ticket, User
 from domain.tickets.scope import ticket_scope
+from domain.users import create_token, revoke_token
 from tests.support import WS_PROTOCOL, ws_receive
 
 pytestmark = pytest.mark.timeout(60)
@@ -146,3 +147,30 @@ def test_bearer_of_connection_params() -> None:
     assert bearer({"authorization": "Basic abc"}) is None
     assert bearer({"authorization": 3}) is None
     assert bearer({}) is None
+
+
+def test_a_revoked_token_ends_the_subscription_before_its_next_event(
+    api_db: Engine, client: TestClient, username_of: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("schema.tickets.subscriptions.RECHECK_SECONDS", 0.0)  # every event
+    city = username_of("market_dept")
+    with Session(api_db) as s, s.begin():
+        token = create_token(s, username=city)
+        token_id = s.scalar(select(func.max(ApiToken.id)))
+        first, second = s.scalars(select(Ticket.id).order_by(Ticket.id.desc()).limit(2)).all()
+    with client.websocket_connect("/graphql", subprotocols=WS_PROTOCOL) as ws:
+        _connect(ws, token)
+        _subscribe(client, ws)
+        # given an event delivered while the token is valid
+        _set_status(api_db, first, "rejected")
+        assert ws_receive(ws)["payload"]["data"]["ticketEvents"]["ticketId"] == first
+        # when the token is revoked, the next change is not delivered: the subscription
+        # ends with the error instead
+        with Session(api_db) as s, s.begin():
+            revoke_token(s, token_id=token_id)
+        _set_status(api_db, second, "rejected")
+        message = ws_receive(ws)
+        assert message == {"id": "1", "type": "next", "payload": {"data": None, "errors": [{
+            "message": "访问令牌已撤销或过期，或登录已退出：订阅已结束，请重新登录后再订阅",
+            "extensions": {"code": "UNAUTHENTICATED"}}]}}, message  # fmt: skip
+        _wait_for(lambda: _hub(client).subscribers == 0, "the subscription to end")
