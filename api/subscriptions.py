@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
@@ -58,14 +59,20 @@ def libpq_dsn(engine: Engine) -> str:
 
 
 class TicketEventHub:
-    """The process's one LISTEN connection and its subscribers' queues."""
+    """The process's one LISTEN connection and its subscribers' queues.
+
+    One listener, whichever event loop runs it: an app served by two servers at once (the
+    tests' live server beside a test client, each with its loop in a thread of its own)
+    would otherwise listen twice and deliver every event twice. A subscriber's queue is fed
+    in its own loop (``call_soon_threadsafe`` when the listener runs in another)."""
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self._queues: set[asyncio.Queue[RawTicketEvent]] = set()
+        self._queues: dict[asyncio.Queue[RawTicketEvent], asyncio.AbstractEventLoop] = {}
         self._task: asyncio.Task[None] | None = None
-        self._listening = asyncio.Event()
+        self._listening = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
 
     @property
     def subscribers(self) -> int:
@@ -75,42 +82,50 @@ class TicketEventHub:
     def listening(self) -> bool:
         return self._listening.is_set()
 
+    def _running(self) -> bool:
+        task, loop = self._task, self._loop
+        return task is not None and not task.done() and loop is not None and loop.is_running()
+
     def start(self) -> None:
-        """Start the listener in the running loop unless it runs there already."""
+        """Start the listener in the running loop unless one runs already (in any loop)."""
         loop = asyncio.get_running_loop()
-        if self._task is not None and not self._task.done() and self._loop is loop:
-            return
-        self._loop = loop
-        self._listening = asyncio.Event()
-        self._task = loop.create_task(self._run(), name="ticket-events-listener")
+        with self._lock:
+            if self._running():
+                return
+            self._loop = loop
+            self._listening.clear()
+            self._task = loop.create_task(self._run(), name="ticket-events-listener")
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-
-    async def wait_listening(self, timeout: float = 10.0) -> None:
-        self.start()
-        await asyncio.wait_for(self._listening.wait(), timeout)
+        with self._lock:
+            task, loop, self._task = self._task, self._loop, None
+        if task is None or task.done():
+            return
+        if loop is not asyncio.get_running_loop():  # another server's loop runs it
+            if loop is not None and loop.is_running():
+                loop.call_soon_threadsafe(task.cancel)
+            return
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[AsyncIterator[RawTicketEvent]]:
         self.start()
         queue: asyncio.Queue[RawTicketEvent] = asyncio.Queue(QUEUE_SIZE)
-        self._queues.add(queue)
+        self._queues[queue] = asyncio.get_running_loop()
         try:
             yield _drain(queue)
         finally:
-            self._queues.discard(queue)
+            self._queues.pop(queue, None)
 
     def publish(self, event: RawTicketEvent) -> None:
-        for queue in list(self._queues):
-            if queue.full():  # a subscriber that does not keep up loses its oldest events
-                with suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-            queue.put_nowait(event)
+        here = asyncio.get_running_loop()
+        for queue, loop in list(self._queues.items()):
+            if loop is here:
+                _offer(queue, event)
+            elif loop.is_running():
+                loop.call_soon_threadsafe(_offer, queue, event)
 
     def _dispatch(self, payload: str) -> None:
         try:
@@ -139,9 +154,18 @@ class TicketEventHub:
                 # Events committed while disconnected are lost; subscribers stay subscribed.
                 log.warning("ticket_events listener failed (%s); reconnecting", type(exc).__name__)
             finally:
-                self._listening.clear()
+                if self._task is asyncio.current_task():  # not a listener replaced meanwhile
+                    self._listening.clear()
             await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
             failures += 1
+
+
+def _offer(queue: asyncio.Queue[RawTicketEvent], event: RawTicketEvent) -> None:
+    """Queue the event; a subscriber that does not keep up loses its oldest events."""
+    if queue.full():
+        with suppress(asyncio.QueueEmpty):
+            queue.get_nowait()
+    queue.put_nowait(event)
 
 
 async def _drain(queue: asyncio.Queue[RawTicketEvent]) -> AsyncIterator[RawTicketEvent]:
