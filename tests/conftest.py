@@ -15,6 +15,7 @@ from sqlalchemy.pool import NullPool
 
 from api.db import migrate
 from api.pgcluster import ClusterConfig, EmbeddedCluster
+from domain.workcal.stored import STORED
 from tests.support import free_port, traversable_tmpdir
 
 TEMPLATE_DB = "retailgis_template"
@@ -90,3 +91,12 @@ def empty_db_url(pg_cluster: EmbeddedCluster) -> Iterator[str]:
         yield pg_cluster.url(name)
     finally:
         pg_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _calendar_loader_of_the_module() -> Iterator[None]:
+    """``create_app`` installs the process's loader of entered calendar years on its app's
+    database; a module's database is dropped at its end, so the loader goes with it (a
+    later module would otherwise ask a dropped database every 30 s)."""
+    yield
+    STORED.install(None)
