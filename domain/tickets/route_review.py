@@ -154,6 +154,7 @@ def route_review(
         return None
     summary: dict[str, Any] = {}
     days: list[int] = []
+    day: int | None = None
     if ticket_type == "route_change":
         moves = _change_moves(session, ticket_id)
     else:
@@ -178,14 +179,11 @@ def route_review(
                        _figures(after.get(rid)))
             for rid in sorted(route_ids)
         ]  # fmt: skip
-    elif days:
+    elif days:  # one delivery day's routes: its figures as the plan stored them, its lines
         day = weekday if weekday in days else days[0]
-        of_day = next(d for d in summary["days"] if d["weekday"] == day)
-        stats = _plan_stats(of_day, labels)
-        lines = route_lines_of(session, routes_on_day(session, route_ids, day), moved)
-        return RouteReview(shops, len(moves), stats, lines.before, lines.after, summary,
-                           days, day)  # fmt: skip
+        stats = _plan_stats(next(d for d in summary["days"] if d["weekday"] == day), labels)
+        route_ids = routes_on_day(session, route_ids, day)
     else:
         stats = _plan_stats(summary, labels)
     lines = route_lines_of(session, route_ids, moved)
-    return RouteReview(shops, len(moves), stats, lines.before, lines.after, summary)
+    return RouteReview(shops, len(moves), stats, lines.before, lines.after, summary, days, day)

@@ -11,6 +11,7 @@ from typing import Any
 import strawberry
 from geoalchemy2 import Geography
 from sqlalchemy import ColumnElement, Float, Text, bindparam, cast, func, or_
+from strawberry.utils.str_converters import to_camel_case
 
 from domain.access import customer_scope
 from domain.catalogue import field as catalogue_field
@@ -110,7 +111,7 @@ def _catalogued(name: str, value: str | int) -> str | int:
     label, as the field's input takes it); a value the column cannot hold is refused here,
     not by the database."""
     spec = catalogue_field(name)
-    where = "".join(w if i == 0 else w.title() for i, w in enumerate(name.split("_")))
+    where = to_camel_case(name)
     try:
         stored = normalise_value(spec, value)
     except DomainError as err:
